@@ -1,0 +1,335 @@
+"""The core API that every face calls: `ingest`, `ask`, `ask_stream` (and `Pipeline`).
+
+A `Pipeline` holds what is worth keeping between questions in a long-running process
+(the opened index, the encoder) and notices when an ingest publishes a new index
+generation. The module-level `ask`/`ask_stream` reuse one pipeline per settings, so a
+chat app or an eval run loads models once.
+
+What it does not do: print, parse arguments or render anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.chunking import Chunker, ChunkParams, embed_text, header_text
+from rag.config import Settings, index_fingerprint, load_settings
+from rag.embed import Encoder, TokenizerCounter, get_encoder, load_tokenizer, resolve_model
+from rag.errors import IndexNotFoundError, UsageError
+from rag.generate import Delta, Final, Turn, collect, generate_stream
+from rag.ingest import Skipped, read_paths
+from rag.retrieve import Retriever
+from rag.store import IndexWriter, StoredIndex, check_compatible, current_generation, open_index
+from rag.types import Answer, Chunk, Document, Hit
+
+log = logging.getLogger("rag")
+
+__all__ = [
+    "Delta",
+    "Final",
+    "IngestReport",
+    "Pipeline",
+    "Retrieved",
+    "ask",
+    "ask_stream",
+    "ingest",
+]
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+@dataclass
+class IngestReport:
+    index: Path
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[Skipped] = field(default_factory=list)
+    files: int = 0
+    chunks_embedded: int = 0
+    generation: str | None = None
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged, {len(self.removed)} removed, "
+            f"{len(self.skipped)} skipped; {self.chunks_embedded} chunks embedded "
+            f"in {self.seconds:.1f} s → {self.index}"
+        )
+
+
+@dataclass
+class IngestProgress:
+    """Callbacks a face may pass to show progress (all optional)."""
+
+    on_start: Callable[[int], None] | None = None  # total chunks to embed
+    on_advance: Callable[[int], None] | None = None  # chunks just embedded
+    on_notice: Callable[[str], None] | None = None
+
+
+def _origin_file(origin: str | None) -> str | None:
+    if not origin:
+        return None
+    # records are stored as "file#i" (JSON) or "file:line" (JSONL)
+    for sep in ("#", ":"):
+        head, _, tail = origin.rpartition(sep)
+        if head and tail.isdigit():
+            return head
+    return origin
+
+
+def ingest(
+    paths: Sequence[Path | str] | None = None,
+    settings: Settings | None = None,
+    *,
+    rebuild: bool = False,
+    prune: bool = False,
+    progress: IngestProgress | None = None,
+    encoder: Encoder | None = None,
+) -> IngestReport:
+    """Add new and changed documents under `paths` to the index; embed only what changed.
+
+    Unchanged documents (same content hash) cost no embedding. `rebuild` starts from an
+    empty index (needed after changing the embedding model or chunk settings); `prune`
+    removes stored documents whose file is gone or no longer holds them.
+    """
+    s = settings or load_settings()
+    progress = progress or IngestProgress()
+    t0 = time.perf_counter()
+    paths = list(paths) if paths else list(s.index.corpus)
+    read = read_paths(paths, max_file_mb=s.limits.max_file_mb, max_files=s.limits.max_files)
+    report = IngestReport(
+        Path(s.index.dir), skipped=read.skipped, warnings=read.warnings, files=read.files
+    )
+    fingerprint = index_fingerprint(s)
+
+    with IndexWriter(s.index.dir, lock_timeout_s=s.index.lock_timeout_s) as w:
+        stored = w.stored_hashes()
+        if w.base is not None and not rebuild:
+            check_compatible(w.base.manifest, fingerprint, w.dir)
+        if rebuild:
+            for doc_id in stored:
+                w.remove(doc_id)
+            stored_now: dict[str, str] = {}
+        else:
+            stored_now = stored
+
+        todo: list[Document] = []
+        for d in read.documents:
+            old = stored_now.get(d.id)
+            if old == d.hash:
+                report.unchanged.append(d.id)
+            else:
+                (report.updated if old is not None else report.added).append(d.id)
+                todo.append(d)
+
+        if prune and not rebuild:
+            seen_ids = {d.id for d in read.documents}
+            read_files = {_origin_file(d.origin) for d in read.documents}
+            read_files |= {_origin_file(x.where) for x in read.skipped}
+            for doc_id, origin in w.stored_origins().items():
+                f = _origin_file(origin)
+                gone = f is not None and not Path(f).exists()
+                dropped = f in read_files and doc_id not in seen_ids
+                if gone or dropped:
+                    w.remove(doc_id)
+                    report.removed.append(doc_id)
+
+        if todo:
+            enc = encoder or get_encoder(s.embedding.model, s.embedding.backend)
+            chunker = Chunker(enc.counter(), _chunk_params(s))
+            planned: list[tuple[Document, list[Chunk]]] = [(d, chunker.chunk(d)) for d in todo]
+            texts = [
+                embed_text(c.text, header_text(d) if s.chunking.header else "")
+                for d, chunks in planned
+                for c in chunks
+            ]
+            if progress.on_start:
+                progress.on_start(len(texts))
+            vectors = enc.encode(
+                texts, batch_size=s.embedding.batch_size, progress=progress.on_advance
+            )
+            report.chunks_embedded = len(texts)
+            i = 0
+            for d, chunks in planned:
+                w.put(d, chunks, vectors[i : i + len(chunks)])
+                i += len(chunks)
+            embedding = {"model": s.embedding.model, "dim": enc.dim, "backend": enc.backend}
+        elif w.base is not None:
+            embedding = w.base.manifest["embedding"]
+        else:
+            embedding = None
+
+        if (w.changed or w.base is None or rebuild) and embedding is None:
+            enc = encoder or get_encoder(s.embedding.model, s.embedding.backend)
+            embedding = {"model": s.embedding.model, "dim": enc.dim, "backend": enc.backend}
+        if w.changed or w.base is None or rebuild:
+            assert embedding is not None
+            report.generation = w.commit(fingerprint, embedding)
+        else:
+            report.generation = w.base.generation if w.base else None
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _chunk_params(s: Settings) -> ChunkParams:
+    return ChunkParams(
+        max_tokens=s.chunking.max_tokens,
+        overlap_tokens=s.chunking.overlap_tokens,
+        header=s.chunking.header,
+    )
+
+
+def chunker_for(s: Settings) -> Chunker:
+    """A chunker with the model's tokenizer, without loading the model itself."""
+    tok = load_tokenizer(resolve_model(s.embedding.model))
+    return Chunker(TokenizerCounter(tok), _chunk_params(s))
+
+
+# --------------------------------------------------------------------------- asking
+
+
+@dataclass(slots=True)
+class Retrieved:
+    """First event of `ask_stream`: the passages the answerer will see."""
+
+    hits: list[Hit]
+    search_query: str
+
+
+Event = Retrieved | Delta | Final
+
+
+class Pipeline:
+    """Index + encoder + answerer for one Settings; reloads when the index changes."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+        self._index: StoredIndex | None = None
+        self._retriever: Retriever | None = None
+
+    # -- loading
+    @property
+    def index_dir(self) -> Path:
+        return Path(self.settings.index.dir)
+
+    def ensure_index(self, notice: Callable[[str], None] | None = None) -> bool:
+        """Build the configured index from `index.corpus` if it does not exist yet.
+
+        Returns True when it built one. The faces call this for the configured index
+        only, never for a folder the user named explicitly.
+        """
+        if current_generation(self.index_dir) is not None:
+            return False
+        if notice:
+            corpus = ", ".join(str(p) for p in self.settings.index.corpus)
+            notice(f"No index at {self.index_dir} yet: building it from {corpus} (once)…")
+        ingest(settings=self.settings)
+        return True
+
+    def index(self) -> StoredIndex:
+        gen = current_generation(self.index_dir)
+        if self._index is None or gen != self._index.generation:
+            if gen is None:
+                raise IndexNotFoundError(
+                    f"no index at {self.index_dir}; build it with `rag ingest PATH "
+                    f"--index {self.index_dir}`"
+                )
+            new = open_index(self.index_dir)
+            check_compatible(
+                new.manifest,
+                index_fingerprint(self.settings),
+                self.index_dir,
+                keys=["embedding_model"],
+            )
+            old, self._index, self._retriever = self._index, new, None
+            if old is not None:
+                old.close()
+        return self._index
+
+    def retriever(self) -> Retriever:
+        idx = self.index()
+        if self._retriever is None or self._retriever.index is not idx:
+            enc = get_encoder(self.settings.embedding.model, self.settings.embedding.backend)
+            self._retriever = Retriever(idx, enc)
+        return self._retriever
+
+    # -- checks
+    def check_question(self, question: str, top_k: int) -> str:
+        q = " ".join((question or "").split())
+        lim = self.settings.limits
+        if not q:
+            raise UsageError(
+                'empty question; ask something, e.g. rag ask "why did Russia lift the ban"'
+            )
+        if len(q) > lim.max_question_chars:
+            raise UsageError(
+                f"question is {len(q)} characters, the limit is {lim.max_question_chars}; "
+                "shorten it or raise limits.max_question_chars"
+            )
+        if not 1 <= top_k <= lim.max_top_k:
+            raise UsageError(f"top-k {top_k} is out of range; use 1 to {lim.max_top_k}")
+        return q
+
+    # -- the work
+    def retrieve(self, question: str, top_k: int | None = None) -> list[Hit]:
+        k = top_k or self.settings.retrieval.top_k
+        return self.retriever().search(question, k)
+
+    def ask_stream(
+        self, question: str, *, history: Sequence[Turn] = (), top_k: int | None = None
+    ) -> Iterator[Event]:
+        t0 = time.perf_counter()
+        k = top_k or self.settings.retrieval.top_k
+        q = self.check_question(question, k)
+        retriever = self.retriever()
+        hits = retriever.search(q, k)
+        t_retrieve = (time.perf_counter() - t0) * 1000
+        yield Retrieved(hits, q)
+        for ev in generate_stream(
+            q, hits, self.settings.llm, embed=retriever.encoder.encode, history=history
+        ):
+            if isinstance(ev, Final):
+                ev.answer.question = question
+                ev.answer.timings_ms["retrieve"] = t_retrieve
+                ev.answer.timings_ms["total"] = (time.perf_counter() - t0) * 1000
+            yield ev
+
+    def ask(
+        self, question: str, *, history: Sequence[Turn] = (), top_k: int | None = None
+    ) -> Answer:
+        events = (
+            e
+            for e in self.ask_stream(question, history=history, top_k=top_k)
+            if not isinstance(e, Retrieved)
+        )
+        return collect(events)  # type: ignore[arg-type]
+
+
+_PIPELINES: dict[str, Pipeline] = {}
+
+
+def pipeline(settings: Settings | None = None) -> Pipeline:
+    """The process-wide pipeline for these settings (created on first use)."""
+    s = settings or load_settings()
+    key = s.model_dump_json()
+    p = _PIPELINES.get(key)
+    if p is None:
+        p = _PIPELINES[key] = Pipeline(s)
+    return p
+
+
+def ask(question: str, settings: Settings | None = None, **kw: object) -> Answer:
+    return pipeline(settings).ask(question, **kw)  # type: ignore[arg-type]
+
+
+def ask_stream(question: str, settings: Settings | None = None, **kw: object) -> Iterator[Event]:
+    return pipeline(settings).ask_stream(question, **kw)  # type: ignore[arg-type]

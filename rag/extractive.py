@@ -1,0 +1,257 @@
+"""The offline answerer: picks the retrieved sentences that best answer the question.
+
+No network, no LLM. Every sentence of the passages shown is scored by
+- meaning: cosine between the question's and the sentence's embedding (same encoder
+  as retrieval),
+- words: the share of the question's content terms the sentence contains, each term
+  weighted by how rare it is among the candidate sentences,
+- the kind of answer asked for: a why-question favours sentences that give a cause;
+  when/how-many/who questions need a date, a number or a name,
+- the rank of its passage.
+The best sentences (at most `max_sentences`, near-duplicates dropped) become the answer,
+each cited with its passage number. When no sentence clears the bar, or the question
+wants a date or number that no good sentence holds, it abstains.
+
+What it does not do: paraphrase, combine facts, or follow any instruction found in the
+articles — it only quotes them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rag.text import terms
+from rag.types import Hit
+
+if TYPE_CHECKING:
+    import numpy as np
+
+ABSTAIN_PREFIX = "The indexed articles don't say"
+
+EmbedFn = Callable[[Sequence[str]], "np.ndarray"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractiveParams:
+    w_dense: float = 0.55
+    w_lexical: float = 0.30
+    w_cue: float = 0.25
+    w_rank: float = 0.05
+    min_score: float = 0.30  # below this, nothing answers the question
+    min_dense: float = 0.25
+    relative_keep: float = 0.85  # extra sentences must score this share of the best
+    max_sentences: int = 3
+    max_words: int = 110
+    redundancy: float = 0.80  # cosine above which two sentences say the same thing
+    why_without_cause: float = 0.6  # score factor for why-answers that give no cause
+
+
+_WHY = re.compile(
+    r"^\s*(why|how come)\b|\b(reason|reasons|motive|motives|rationale|what (drove|prompted|"
+    r"motivated|led|caused|compelled)|what is behind|what's behind)\b",
+    re.I,
+)
+_WHEN = re.compile(r"^\s*when\b|\b(what|which) (year|date|month|day|decade)\b|\bsince when\b", re.I)
+_HOW_MANY = re.compile(
+    r"\bhow (many|much|long|old|far)\b|\b(what|which) (number|percentage|share|amount|toll)\b"
+    r"|\bdeath toll\b",
+    re.I,
+)
+_WHO = re.compile(
+    r"^\s*(who|whom|whose)\b|\bwhich (person|official|analyst|economist|"
+    r"activist|leader|minister)\b|\bname of\b",
+    re.I,
+)
+_CAUSE = re.compile(  # explicit causal links
+    r"\b(because|due to|driven by|is driven|are driven|reasons?|rationale|so that|in order to|"
+    r"seeks? (to|both)|aims? to|motivated by|prompted by|compels?|as a result of|stems from|"
+    r"owing to|thanks to|in response to|is less about|more about)\b",
+    re.I,
+)
+_CAUSE_WEAK = re.compile(  # words that often carry a motive
+    r"\b(concerns?|fears?|anxiet(y|ies)|threats?|interests?|security|benefits?|strateg\w*|"
+    r"pragmatic|ambitions?|desperate|needs?|wants?|betting)\b",
+    re.I,
+)
+_DATE = re.compile(
+    r"\b(1[89]\d\d|20\d\d)\b|\b(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|"
+    r"aug(ust)?|sep(t(ember)?)?|oct(ober)?|nov(ember)?|dec(ember)?)\b|\b(monday|tuesday|"
+    r"wednesday|thursday|friday|saturday|sunday|yesterday|today|last (year|month|week))\b",
+    re.I,
+)
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|hundreds|thousand|thousands|million|billion|dozens?|decades?)\b",
+    re.I,
+)
+_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+")
+_LEAD = re.compile(
+    r"^(notably|in fact|indeed|however|but|and|yet|still|meanwhile|moreover|furthermore|"
+    r"also|so|thus|previously|fast-forward to today)\s*[,:]?\s+",
+    re.I,
+)
+_JUNK = re.compile(r"^(related sources|sources?|read more|advertisement)\b|^[•\-–*]\s*", re.I)
+
+
+def question_kind(q: str) -> str:
+    if _WHY.search(q):
+        return "why"
+    if _WHEN.search(q):
+        return "when"
+    if _HOW_MANY.search(q):
+        return "number"
+    if _WHO.search(q):
+        return "who"
+    return "other"
+
+
+@dataclass(slots=True)
+class Candidate:
+    passage: int  # 1-based number of the passage shown
+    start: int  # span in the document
+    end: int
+    text: str
+    score: float = 0.0
+    dense: float = 0.0
+    cue: float = 0.0
+
+
+def candidates(hits: Sequence[Hit]) -> list[Candidate]:
+    """Sentences of the shown passages; a sentence repeated by overlapping chunks appears once."""
+    seen: set[tuple[str, int, int]] = set()
+    out: list[Candidate] = []
+    for n, h in enumerate(hits, 1):
+        c = h.chunk
+        for s, e in c.sentences or [(c.start, c.end)]:
+            key = (c.doc_id, s, e)
+            if key in seen:
+                continue
+            seen.add(key)
+            text = c.text[s - c.start : e - c.start].strip()
+            if len(text.split()) < 4 or (_JUNK.match(text) and len(text.split()) < 8):
+                continue
+            if text.rstrip("”’\"' )").endswith("?"):  # a question is not an answer
+                continue
+            out.append(Candidate(n, s, e, text))
+    return out
+
+
+@dataclass(slots=True)
+class Extract:
+    """What the answerer picked: (passage number, span, sentence text), or an abstention."""
+
+    picks: list[Candidate]
+    abstained: bool
+    kind: str
+
+
+def pick_sentences(
+    question: str,
+    hits: Sequence[Hit],
+    embed: EmbedFn,
+    params: ExtractiveParams = ExtractiveParams(),
+) -> Extract:
+
+    kind = question_kind(question)
+    cands = candidates(hits)
+    if not cands:
+        return Extract([], True, kind)
+    vecs = embed([question] + [c.text for c in cands])
+    qv, sv = vecs[0], vecs[1:]
+    dense = sv @ qv
+
+    q_terms = set(terms(question))
+    cand_terms = [set(terms(c.text)) for c in cands]
+    n = len(cands)
+    weights = {t: math.log(1 + (n + 1) / (1 + sum(t in ct for ct in cand_terms))) for t in q_terms}
+    total = sum(weights.values()) or 1.0
+    for i, c in enumerate(cands):
+        lexical = sum(w for t, w in weights.items() if t in cand_terms[i]) / total
+        cue = _cue(kind, c.text)
+        rank = 1.0 / c.passage
+        c.dense = float(dense[i])
+        c.cue = cue
+        c.score = (
+            params.w_dense * c.dense
+            + params.w_lexical * lexical
+            + params.w_cue * cue
+            + params.w_rank * rank
+        )
+        if kind == "why" and cue < 0.5:
+            c.score *= params.why_without_cause  # restating the event is not a reason
+
+    order = sorted(range(n), key=lambda i: -cands[i].score)
+    best = cands[order[0]]
+    if best.score < params.min_score or best.dense < params.min_dense:
+        return Extract([], True, kind)
+    needs = {"when": _DATE, "number": _NUMBER}.get(kind)
+    if needs is not None:
+        # the answer must hold a date / number: take the best sentence that has one
+        order = [i for i in order if needs.search(cands[i].text)]
+        if not order or cands[order[0]].score < params.relative_keep * best.score:
+            return Extract([], True, kind)
+        best = cands[order[0]]
+
+    picked: list[int] = [order[0]]
+    words = len(best.text.split())
+    limit = params.max_sentences if kind in ("why", "other") else 2
+    for i in order[1:]:
+        if len(picked) >= limit:
+            break
+        c = cands[i]
+        if c.score < params.relative_keep * best.score or c.score < params.min_score:
+            break
+        if any(float(sv[i] @ sv[j]) > params.redundancy for j in picked):
+            continue
+        if kind == "why" and c.cue < 0.5:
+            continue
+        if words + len(c.text.split()) > params.max_words:
+            continue
+        picked.append(i)
+        words += len(c.text.split())
+    return Extract([cands[i] for i in picked], False, kind)
+
+
+def _cue(kind: str, text: str) -> float:
+    if kind == "why":
+        return min(1.0, 0.8 * bool(_CAUSE.search(text)) + 0.2 * len(_CAUSE_WEAK.findall(text)))
+    if kind == "when":
+        return 1.0 if _DATE.search(text) else 0.0
+    if kind == "number":
+        return 1.0 if _NUMBER.search(text) else 0.0
+    if kind == "who":
+        return 1.0 if _NAME.search(text) else 0.0
+    return 0.0
+
+
+def compose(extract: Extract, question: str) -> str:
+    """The answer text with `[n]` markers (passage numbers), or the abstention sentence."""
+    if extract.abstained:
+        return abstention(question)
+    return " ".join(_cite(_tidy_sentence(c.text), c.passage) for c in extract.picks)
+
+
+def abstention(question: str) -> str:
+    q = " ".join(question.split())
+    return f"{ABSTAIN_PREFIX} — none of the passages I found answers “{q}”"
+
+
+def _tidy_sentence(s: str) -> str:
+    s = _LEAD.sub("", s.strip()).strip()
+    s = _JUNK.sub("", s).strip()
+    if s and s[0].islower():
+        s = s[0].upper() + s[1:]
+    return s
+
+
+def _cite(sentence: str, n: int) -> str:
+    m = re.search(r"([.!?]+)$", sentence)
+    if m:
+        return f"{sentence[: m.start()]} [{n}]{m.group(1)}"
+    if sentence.endswith(("”", '"', "’", ")")):
+        return f"{sentence} [{n}]"
+    return f"{sentence} [{n}]."

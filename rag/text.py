@@ -1,0 +1,66 @@
+"""Word-level text helpers shared by lexical search and the offline answerer.
+
+`terms()` turns text into the index terms of lexical search: lowercase words, English
+stop words dropped, possessives removed, Snowball-stemmed (PyStemmer). Nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+
+# A standard English stop-word list (the one of scikit-learn / bm25s, trimmed of words that
+# carry meaning in news questions: numbers, "first", "last", "before", "after").
+STOPWORDS = frozenset(
+    """a about above across again against all almost alone along already also although always
+    am among amongst an and another any anyhow anyone anything anyway anywhere are around as at
+    be became because become becomes becoming been being beside besides between beyond both but
+    by can cannot could did do does doing done down due during each eg either else elsewhere
+    enough etc even ever every everyone everything everywhere except few for from further had
+    has hasn't have having he hence her here hereafter hereby herein hereupon hers herself him
+    himself his how however i ie if in indeed into is it its itself just least less ltd made
+    many may me meanwhile might mine more moreover most mostly much must my myself namely
+    neither never nevertheless next no nobody none noone nor not nothing now nowhere of off
+    often on once one only onto or other others otherwise our ours ourselves out over own per
+    perhaps please rather re same seem seemed seeming seems several she should since so some
+    somehow someone something sometime sometimes somewhere still such than that the their theirs
+    them themselves then thence there thereafter thereby therefore therein thereupon these they
+    this those though through throughout thru thus to together too toward towards under until
+    up upon us very via was we well were what whatever when whence whenever where whereafter
+    whereas whereby wherein whereupon wherever whether which while whither who whoever whole
+    whom whose why will with within without would yet you your yours yourself yourselves
+    s t don didn doesn isn wasn weren won wouldn shouldn couldn""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def fold(text: str) -> str:
+    """Lowercase with accents removed ("Café" → "cafe")."""
+    text = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+def words(text: str) -> list[str]:
+    """Lowercase words, possessive endings removed ("Russia's" → "russia")."""
+    out = []
+    for w in _WORD.findall(fold(text)):
+        w = w.replace("’", "'")
+        if w.endswith("'s"):
+            w = w[:-2]
+        out.extend(p for p in w.split("'") if p)
+    return out
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words: what lexical search indexes and matches."""
+    ws = [w for w in words(text) if w not in STOPWORDS]
+    return list(_stemmer().stemWords(ws)) if ws else []
