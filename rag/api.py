@@ -285,7 +285,12 @@ class Pipeline:
         return self.retriever().search(question, k)
 
     def ask_stream(
-        self, question: str, *, history: Sequence[Turn] = (), top_k: int | None = None
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] = (),
+        top_k: int | None = None,
+        stream: bool = True,
     ) -> Iterator[Event]:
         t0 = time.perf_counter()
         k = top_k or self.settings.retrieval.top_k
@@ -295,7 +300,12 @@ class Pipeline:
         t_retrieve = (time.perf_counter() - t0) * 1000
         yield Retrieved(hits, q)
         for ev in generate_stream(
-            q, hits, self.settings.llm, embed=retriever.encoder.encode, history=history
+            q,
+            hits,
+            self.settings.llm,
+            embed=retriever.encoder.encode,
+            history=history,
+            stream=stream,
         ):
             if isinstance(ev, Final):
                 ev.answer.question = question
@@ -308,7 +318,7 @@ class Pipeline:
     ) -> Answer:
         events = (
             e
-            for e in self.ask_stream(question, history=history, top_k=top_k)
+            for e in self.ask_stream(question, history=history, top_k=top_k, stream=False)
             if not isinstance(e, Retrieved)
         )
         return collect(events)  # type: ignore[arg-type]

@@ -134,8 +134,13 @@ class Chunker:
             if j >= n:
                 break
             # the next chunk starts with trailing sentences worth at most overlap_tokens
+            # (never so much that the next new sentence no longer fits beside it)
             k, overlap = j, 0
-            while k - 1 > i and overlap + counts[k - 1] <= p.overlap_tokens:
+            while (
+                k - 1 > i
+                and overlap + counts[k - 1] <= p.overlap_tokens
+                and overlap + counts[k - 1] + counts[j] <= budget
+            ):
                 overlap += counts[k - 1]
                 k -= 1
             i = k

@@ -51,14 +51,18 @@ def generate_stream(
     *,
     embed: EmbedFn,
     history: Sequence[Turn] = (),
+    stream: bool = True,
 ) -> Iterator[Delta | Final]:
-    """Stream an answer to `question` from `hits` (numbered 1..k in order)."""
+    """Answer `question` from `hits` (numbered 1..k in order), as events.
+
+    With `stream=False` an LLM is called without token streaming (one Delta at the end).
+    """
     t0 = time.perf_counter()
     if llm.model == OFFLINE_MODEL:
         yield from _offline(question, hits, embed, t0)
         return
     try:
-        yield from _llm(question, hits, llm, history, t0)
+        yield from _llm(question, hits, llm, history, t0, stream)
     except ModelError as e:
         if not llm.fallback_offline:
             raise
@@ -201,30 +205,44 @@ def redact(text: str, llm: LLMSettings | None = None) -> str:
 
 
 def _llm(
-    question: str, hits: Sequence[Hit], llm: LLMSettings, history: Sequence[Turn], t0: float
+    question: str,
+    hits: Sequence[Hit],
+    llm: LLMSettings,
+    history: Sequence[Turn],
+    t0: float,
+    stream_tokens: bool = True,
 ) -> Iterator[Delta | Final]:
     messages = build_messages(question, hits, history)
     litellm = import_litellm()
     stream = cite.MarkerStream(range(1, len(hits) + 1))
     parts: list[str] = []
     chunks: list[Any] = []
+    response: Any = None
     try:
-        resp = litellm.completion(
-            messages=messages,
-            stream=True,
-            stream_options={"include_usage": True},
-            **llm_kwargs(llm),
-        )
-        for chunk in resp:
-            chunks.append(chunk)
-            if not chunk.choices:
-                continue
-            delta = getattr(chunk.choices[0].delta, "content", None)
-            if delta:
-                piece = stream.feed(delta)
-                if piece:
-                    parts.append(piece)
-                    yield Delta(piece)
+        if stream_tokens:
+            resp = litellm.completion(
+                messages=messages,
+                stream=True,
+                stream_options={"include_usage": True},
+                **llm_kwargs(llm),
+            )
+            for chunk in resp:
+                chunks.append(chunk)
+                if not chunk.choices:
+                    continue
+                delta = getattr(chunk.choices[0].delta, "content", None)
+                if delta:
+                    piece = stream.feed(delta)
+                    if piece:
+                        parts.append(piece)
+                        yield Delta(piece)
+        else:
+            response = litellm.completion(messages=messages, stream=False, **llm_kwargs(llm))
+            content = response.choices[0].message.content if response.choices else None
+            piece = stream.feed(content or "")
+            if piece:
+                parts.append(piece)
+                yield Delta(piece)
     except ModelError:
         raise
     except Exception as e:
@@ -235,8 +253,14 @@ def _llm(
         yield Delta(tail)
     text = "".join(parts)
     if not text.strip():
-        raise ModelError(f"model {llm.model} returned an empty answer; try again or another model")
-    usage = _usage(litellm, chunks, messages)
+        raise ModelError(
+            f"model {llm.model} returned an empty answer; try again or use another model"
+        )
+    if response is None:
+        try:
+            response = litellm.stream_chunk_builder(chunks, messages=messages)
+        except Exception:
+            response = None
     abstained = text.lstrip().startswith(ABSTAIN_PREFIX)
     ans = _answer(
         question,
@@ -249,24 +273,21 @@ def _llm(
         _quotes(text, hits, stream.map),
         t0,
     )
-    ans.usage = usage
+    ans.usage = _usage(litellm, response)
     yield Final(ans)
 
 
-def _usage(litellm: Any, chunks: list[Any], messages: list[dict[str, str]]) -> Usage:
-    try:
-        built = litellm.stream_chunk_builder(chunks, messages=messages)
-        u = getattr(built, "usage", None)
-        cost = None
-        try:
-            cost = float(litellm.completion_cost(completion_response=built))
-        except Exception:
-            cost = None
-        if u is None:
-            return Usage(cost_usd=cost)
-        return Usage(u.prompt_tokens, u.completion_tokens, cost)
-    except Exception:
+def _usage(litellm: Any, response: Any) -> Usage:
+    """Tokens and cost as litellm reports them; None where it does not know."""
+    u = getattr(response, "usage", None) if response is not None else None
+    if u is None:
         return Usage()
+    cost = None
+    try:
+        cost = float(litellm.completion_cost(completion_response=response))
+    except Exception:  # litellm has no price for this model
+        cost = None
+    return Usage(getattr(u, "prompt_tokens", None), getattr(u, "completion_tokens", None), cost)
 
 
 def _quotes(

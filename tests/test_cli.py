@@ -1,0 +1,156 @@
+"""The `rag` command: output contracts, one-line errors, exit codes, index untouched."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.cli import main
+from rag.store import current_generation
+
+from .conftest import ROOT, write
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(err: str) -> str:
+    lines = [x for x in err.strip().splitlines() if x.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_ask_json_contract(capsys: pytest.CaptureFixture[str], bundled_index: Path) -> None:
+    code, out, _ = run(
+        capsys,
+        "ask",
+        "why did Russia lift the ban",
+        "--index",
+        str(bundled_index),
+        "--json",
+        "--top-k",
+        "4",
+    )
+    assert code == 0
+    d = json.loads(out)
+    assert d["question"] == "why did Russia lift the ban" and d["model"] == "offline"
+    assert isinstance(d["abstained"], bool) and len(d["hits"]) == 4
+    for c in d["citations"]:
+        assert set(c) >= {
+            "n",
+            "doc_id",
+            "chunk_id",
+            "title",
+            "source",
+            "url",
+            "published_at",
+            "start",
+            "end",
+            "text",
+        }
+        assert f"[{c['n']}]" in d["answer"]
+    for h in d["hits"]:
+        assert set(h) == {"rank", "doc_id", "chunk_id", "score", "text"}
+
+
+def test_ask_prints_answer_then_sources(
+    capsys: pytest.CaptureFixture[str], bundled_index: Path
+) -> None:
+    code, out, _ = run(capsys, "ask", "why did Russia lift the ban", "--index", str(bundled_index))
+    assert code == 0
+    answer, _, sources = out.partition("\nSources:\n")
+    assert "[1]" in answer and sources.startswith("[1] ")
+    assert "Taliban" in sources.splitlines()[0]
+
+
+def test_docs_lists_documents(capsys: pytest.CaptureFixture[str], bundled_index: Path) -> None:
+    code, out, _ = run(capsys, "docs", "--index", str(bundled_index), "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [r["id"] for r in rows] == [
+        "russia-lifts-ban-on-taliban",
+        "why-russia-unbanned-the-taliban",
+    ]
+    assert all(set(r) == {"id", "title", "source", "published_at", "chunks"} for r in rows)
+    assert all(r["chunks"] >= 1 for r in rows)
+
+
+def test_first_ask_builds_the_configured_index(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_INDEX__CORPUS", json.dumps([str(ROOT / "data" / "articles")]))
+    code, out, err = run(capsys, "ask", "why did Russia lift the ban")
+    assert code == 0 and "[1]" in out and "\nSources:\n[1] " in out
+    assert one_line_error(err).startswith("No index at")
+    assert current_generation(tmp_path / "index") is not None
+
+
+@pytest.mark.parametrize(
+    ("question", "needle"),
+    [("", "empty question"), ("   ", "empty question"), ("why " * 600, "the limit is 2000")],
+)
+def test_bad_questions(
+    capsys: pytest.CaptureFixture[str], bundled_index: Path, question: str, needle: str
+) -> None:
+    code, out, err = run(capsys, "ask", question, "--index", str(bundled_index))
+    assert code == 2 and out == ""
+    assert needle in one_line_error(err)
+
+
+def test_top_k_out_of_bounds(capsys: pytest.CaptureFixture[str], bundled_index: Path) -> None:
+    code, _, err = run(capsys, "ask", "why?", "--index", str(bundled_index), "--top-k", "500")
+    assert code == 2 and "top-k 500 is out of range" in one_line_error(err)
+
+
+def test_missing_path_leaves_the_index_untouched(
+    capsys: pytest.CaptureFixture[str], index_copy: Path
+) -> None:
+    gen = current_generation(index_copy)
+    code, _, err = run(capsys, "ingest", str(index_copy / "nope"), "--index", str(index_copy))
+    assert code == 2 and "path not found" in one_line_error(err)
+    assert current_generation(index_copy) == gen
+
+
+def test_bad_files_are_skipped_and_the_rest_ingested(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    d = tmp_path / "in"
+    write(d / "ok.md", "# Tea\n\nGreen tea is popular in Japan.")
+    write(d / "bin.txt", b"\x00\xff\x00" * 50)
+    write(d / "latin.txt", "na\xefve".encode("latin-1"))
+    write(d / "empty.txt", "")
+    code, out, err = run(capsys, "ingest", str(d), "--index", str(tmp_path / "ix"), "-q")
+    assert code == 0 and "1 added" in out and "3 skipped" in out
+    assert "bin.txt: binary" in err and "latin.txt: not UTF-8" in err and "empty.txt: empty" in err
+
+
+def test_missing_index_named_explicitly(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "ask", "why?", "--index", str(tmp_path / "none"))
+    assert code == 1 and "no index at" in one_line_error(err)
+
+
+def test_index_with_another_embedding_model(
+    capsys: pytest.CaptureFixture[str], index_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_EMBEDDING__MODEL", "sentence-transformers/all-MiniLM-L6-v2")
+    code, _, err = run(capsys, "ask", "why?", "--index", str(index_copy))
+    line = one_line_error(err)
+    assert code == 1 and "embedding_model" in line and "rag ingest --rebuild" in line
+
+
+def test_bad_setting_names_the_variable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_RETRIEVAL__TOP_K", "many")
+    code, _, err = run(capsys, "docs")
+    assert code == 2 and "RAG_RETRIEVAL__TOP_K" in one_line_error(err)
