@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.chunking import Chunker, ChunkParams, embed_text, header_text
-from rag.config import Settings, index_fingerprint, load_settings
+from rag.config import LLMSettings, Settings, index_fingerprint, load_settings
 from rag.embed import Encoder, TokenizerCounter, get_encoder, load_tokenizer, resolve_model
 from rag.errors import IndexNotFoundError, UsageError
 from rag.generate import Delta, Final, Turn, collect, generate_stream
@@ -281,8 +281,28 @@ class Pipeline:
 
     # -- the work
     def retrieve(self, question: str, top_k: int | None = None) -> list[Hit]:
+        """The top-k passages for a question (validated like `ask`)."""
         k = top_k or self.settings.retrieval.top_k
-        return self.retriever().search(question, k)
+        return self.retriever().search(self.check_question(question, k), k)
+
+    def answer_stream(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        *,
+        history: Sequence[Turn] = (),
+        llm: LLMSettings | None = None,
+        stream: bool = True,
+    ) -> Iterator[Delta | Final]:
+        """Answer from given passages (numbered 1..k in order) with the configured model."""
+        return generate_stream(
+            question,
+            hits,
+            llm or self.settings.llm,
+            embed=self.retriever().encoder.encode,
+            history=history,
+            stream=stream,
+        )
 
     def ask_stream(
         self,
@@ -290,23 +310,17 @@ class Pipeline:
         *,
         history: Sequence[Turn] = (),
         top_k: int | None = None,
+        llm: LLMSettings | None = None,
         stream: bool = True,
     ) -> Iterator[Event]:
+        """Retrieve, then stream the answer: `Retrieved`, then `Delta`s, then `Final`."""
         t0 = time.perf_counter()
         k = top_k or self.settings.retrieval.top_k
         q = self.check_question(question, k)
-        retriever = self.retriever()
-        hits = retriever.search(q, k)
+        hits = self.retriever().search(q, k)
         t_retrieve = (time.perf_counter() - t0) * 1000
         yield Retrieved(hits, q)
-        for ev in generate_stream(
-            q,
-            hits,
-            self.settings.llm,
-            embed=retriever.encoder.encode,
-            history=history,
-            stream=stream,
-        ):
+        for ev in self.answer_stream(q, hits, history=history, llm=llm, stream=stream):
             if isinstance(ev, Final):
                 ev.answer.question = question
                 ev.answer.timings_ms["retrieve"] = t_retrieve
@@ -314,14 +328,16 @@ class Pipeline:
             yield ev
 
     def ask(
-        self, question: str, *, history: Sequence[Turn] = (), top_k: int | None = None
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] = (),
+        top_k: int | None = None,
+        llm: LLMSettings | None = None,
     ) -> Answer:
-        events = (
-            e
-            for e in self.ask_stream(question, history=history, top_k=top_k, stream=False)
-            if not isinstance(e, Retrieved)
-        )
-        return collect(events)  # type: ignore[arg-type]
+        """Retrieve and answer in one call (an LLM is called without token streaming)."""
+        events = self.ask_stream(question, history=history, top_k=top_k, llm=llm, stream=False)
+        return collect(e for e in events if not isinstance(e, Retrieved))
 
 
 _PIPELINES: dict[str, Pipeline] = {}
