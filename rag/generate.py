@@ -356,7 +356,7 @@ def _answer(
 
 
 def collect(
-    events: Iterator[Delta | Final], on_delta: Callable[[str], None] | None = None
+    events: Iterable[Any], on_delta: Callable[[str], None] | None = None
 ) -> Answer:
     """Drain a stream into its Answer, passing deltas to `on_delta`."""
     for ev in events:
