@@ -90,3 +90,6 @@ def write(path: Path, text: str | bytes) -> Path:
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+pytest_plugins = ["tests.openai_server"]
