@@ -20,6 +20,7 @@ from rag.chunking import Chunker, ChunkParams, embed_text, header_text
 from rag.config import LLMSettings, Settings, index_fingerprint, load_settings
 from rag.embed import Encoder, TokenizerCounter, get_encoder, load_tokenizer, resolve_model
 from rag.errors import IndexNotFoundError, UsageError
+from rag.followup import condense
 from rag.generate import Delta, Final, Turn, collect, generate_stream
 from rag.ingest import Skipped, read_paths
 from rag.retrieve import Retriever
@@ -255,6 +256,20 @@ class Pipeline:
                 old.close()
         return self._index
 
+    def describe(self) -> dict[str, object]:
+        """What is loaded: documents, chunks, the range of publication dates, the model."""
+        idx = self.index()
+        dates = sorted(r["published_at"][:10] for r in idx.doc_rows() if r["published_at"])
+        return {
+            "index": str(self.index_dir),
+            "documents": len(idx.doc_rows()),
+            "chunks": idx.n_chunks,
+            "first_published": dates[0] if dates else None,
+            "last_published": dates[-1] if dates else None,
+            "embedding_model": idx.manifest["embedding"]["model"],
+            "model": self.settings.llm.model,
+        }
+
     def retriever(self) -> Retriever:
         idx = self.index()
         if self._retriever is None or self._retriever.index is not idx:
@@ -317,12 +332,14 @@ class Pipeline:
         t0 = time.perf_counter()
         k = top_k or self.settings.retrieval.top_k
         q = self.check_question(question, k)
-        hits = self.retriever().search(q, k)
+        search = condense(q, history, llm or self.settings.llm) if history else q
+        hits = self.retriever().search(search, k)
         t_retrieve = (time.perf_counter() - t0) * 1000
-        yield Retrieved(hits, q)
+        yield Retrieved(hits, search)
         for ev in self.answer_stream(q, hits, history=history, llm=llm, stream=stream):
             if isinstance(ev, Final):
                 ev.answer.question = question
+                ev.answer.search_query = search if search != q else None
                 ev.answer.timings_ms["retrieve"] = t_retrieve
                 ev.answer.timings_ms["total"] = (time.perf_counter() - t0) * 1000
             yield ev

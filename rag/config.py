@@ -115,6 +115,23 @@ class LimitSettings(BaseModel):
     max_files: int = Field(default=100_000, ge=1, description="Most files one ingest reads.")
 
 
+class ChatSettings(BaseModel):
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the chat history database. Default: SQLite in "
+        "`.chat/chat.sqlite3` next to app.py (the app creates the schema). For a real "
+        "server use e.g. `postgresql+asyncpg://user:pass@host/db` (schema in README).",
+    )
+    users_file: Path | None = Field(
+        default=None,
+        description="TOML file of chat users (`rag users add NAME` writes it). When set and "
+        "CHAINLIT_AUTH_SECRET is in the environment, the chat asks for a password.",
+    )
+    history_turns: int = Field(
+        default=6, ge=0, le=50, description="Earlier turns a follow-up question can use."
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of the project. Build it with `load_settings()`."""
 
@@ -131,6 +148,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
 
     @field_validator("chunking")
     @classmethod

@@ -355,9 +355,7 @@ def _answer(
     )
 
 
-def collect(
-    events: Iterable[Any], on_delta: Callable[[str], None] | None = None
-) -> Answer:
+def collect(events: Iterable[Any], on_delta: Callable[[str], None] | None = None) -> Answer:
     """Drain a stream into its Answer, passing deltas to `on_delta`."""
     for ev in events:
         if isinstance(ev, Final):
