@@ -164,6 +164,39 @@ def _source_line(c: Any) -> str:
     return head + "\n" + textwrap.indent(textwrap.fill(f"“{quote}”", width=96), "    ")
 
 
+# --------------------------------------------------------------------------- users
+
+users_app = typer.Typer(
+    no_args_is_help=True, help="Users of the browser chat's password login (chat.users_file)."
+)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="The name to sign in with.")],
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Users file (default: chat.users_file setting)."),
+    ] = None,
+) -> None:
+    """Add a chat user, or set a new password (asked twice, stored as a salted hash)."""
+    from rag.chat.users import add_user, check_name
+    from rag.errors import UsageError
+
+    path = file or _settings().chat.users_file
+    if path is None:
+        raise UsageError(
+            "no users file: pass --file PATH or set chat.users_file (RAG_CHAT__USERS_FILE)"
+        )
+    check_name(name)
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    new = add_user(path, name, password)
+    print(f"{'added' if new else 'updated'} user {name} in {path}")
+    if file is not None and _settings().chat.users_file != file:
+        print(f"the chat asks for a password with RAG_CHAT__USERS_FILE={file}")
+
+
 # --------------------------------------------------------------------------- docs
 
 
