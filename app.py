@@ -1,0 +1,275 @@
+"""The browser chat: `chainlit run app.py` from the repository top (`make chat`).
+
+A thin face over the core API. `rag.api.Pipeline.ask_stream` yields `Retrieved` (what
+was searched), then `Delta`s (streamed into the message), then `Final` (the Answer);
+this file turns them into chainlit messages. Each `[n]` becomes a side-panel element
+with the cited passage; rendering, the chat database and users live in `rag.chat`
+(no chainlit there, unit-tested). See README "Chat" for the settings.
+
+What it does not do: retrieve, prompt, or build anything the core owns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import chainlit as cl
+from chainlit.config import config as chainlit_config
+from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+from chainlit.input_widget import Slider, TextInput
+from chainlit.types import ThreadDict
+from chainlit.utils import utc_now
+
+from rag.api import Final, Pipeline, Retrieved
+from rag.chat import persistence, render, users
+from rag.config import load_settings
+from rag.errors import RagError
+
+log = logging.getLogger("rag.chat")
+
+APP_DIR = Path(__file__).resolve().parent
+CHAT_DIR = APP_DIR / ".chat"  # default database, element blobs, per-install auth secret
+SETTINGS = load_settings()
+PIPELINE = Pipeline(SETTINGS)
+MAX_TOP_K = min(render.MAX_CITATIONS, SETTINGS.limits.max_top_k)
+STARTERS = [
+    "Why did Russia lift the ban on the Taliban?",
+    "When did Russia ban the Taliban?",
+    "What happened at the concert hall near Moscow?",
+    "What do Western diplomats say about recognising the Taliban?",
+]
+
+
+# --------------------------------------------------------------------------- startup
+
+
+def _prepare_index() -> None:
+    """Build the configured index on first use (as `rag ask` does) and load the encoder,
+    so the first question does not wait for the model."""
+    try:
+        PIPELINE.ensure_index(notice=log.warning)
+        PIPELINE.retriever().encoder.encode(["warm up"])
+    except RagError as e:  # shown in the welcome line and with each question
+        log.error("the articles cannot be loaded: %s", e)
+
+
+def _install_citation_views() -> None:
+    """chainlit loads a CustomElement's code from public/elements/<name>.jsx, and the
+    name is the clickable text "[n]": give every marker a copy of Citation.jsx."""
+    folder = APP_DIR / "public" / "elements"
+    code = (folder / "Citation.jsx").read_text(encoding="utf-8")
+    for n in range(1, render.MAX_CITATIONS + 1):
+        target = folder / f"{render.element_name(n)}.jsx"
+        if not target.is_file() or target.read_text(encoding="utf-8") != code:
+            target.write_text(code, encoding="utf-8")
+
+
+if Path(chainlit_config.root).resolve() != APP_DIR:
+    log.warning("run chainlit from %s, or its config and public/ files are not found", APP_DIR)
+_install_citation_views()
+_prepare_index()
+
+DATABASE = persistence.resolve_database(SETTINGS.chat.database_url, CHAT_DIR / "chat.sqlite3")
+if DATABASE.sqlite_path is not None:
+    persistence.ensure_sqlite_schema(DATABASE.sqlite_path)
+BLOBS = (DATABASE.sqlite_path.parent if DATABASE.sqlite_path else CHAT_DIR) / "blobs"
+
+
+@cl.data_layer
+def _data_layer() -> SQLAlchemyDataLayer:
+    return SQLAlchemyDataLayer(
+        conninfo=DATABASE.url,
+        storage_provider=persistence.LocalFileStorageClient(BLOBS),  # type: ignore[arg-type]
+    )
+
+
+# --------------------------------------------------------------------------- sign-in
+
+AUTH = users.auth_mode(SETTINGS.chat.users_file, chainlit_config.run.host)
+if AUTH != "none":
+    os.environ["CHAINLIT_AUTH_SECRET"] = users.auth_secret(
+        os.environ.get("CHAINLIT_AUTH_SECRET"), CHAT_DIR / "auth_secret"
+    )
+if AUTH == "password":
+    USERS_FILE = Path(SETTINGS.chat.users_file or "")
+    users.load_users(USERS_FILE)  # a missing or broken file stops the app here
+
+    @cl.password_auth_callback
+    async def _password_login(username: str, password: str) -> cl.User | None:
+        ok = await asyncio.to_thread(users.authenticate, USERS_FILE, username, password)
+        return cl.User(identifier=username, metadata={"auth": "password"}) if ok else None
+
+elif AUTH == "local":
+
+    @cl.header_auth_callback
+    async def _local_login(headers: Any) -> cl.User | None:
+        if users.local_request(headers):
+            return cl.User(identifier=users.LOCAL_USER, metadata={"auth": "local"})
+        return None
+
+else:
+    log.warning(
+        "listening on %s without chat.users_file: no sign-in, so no conversation history",
+        chainlit_config.run.host,
+    )
+log.info("chat history: %s; sign-in: %s", DATABASE.describe(), AUTH)
+
+
+# --------------------------------------------------------------------------- welcome
+
+
+def _welcome() -> str:
+    try:
+        return render.welcome_markdown(PIPELINE.describe())
+    except RagError as e:
+        return render.welcome_markdown(None, str(e))
+
+
+@cl.set_chat_profiles
+async def _profiles(user: cl.User | None = None, language: str | None = None) -> list:
+    # One profile: its description is the welcome line and it carries the starters.
+    # (A message sent in on_chat_start would hide both.) Its icon must be set, or the
+    # description is not shown.
+    return [
+        cl.ChatProfile(
+            name="News",
+            markdown_description=await asyncio.to_thread(_welcome),
+            icon="/public/favicon.svg",
+            starters=[cl.Starter(label=q, message=q) for q in STARTERS],
+            default=True,
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def _current_settings() -> tuple[str, int]:
+    """(model, top_k) of this chat, read on every question."""
+    raw = cl.user_session.get("chat_settings") or {}
+    model = str(raw.get("model") or "").strip()[:200] or SETTINGS.llm.model
+    try:
+        top_k = int(raw.get("top_k") or SETTINGS.retrieval.top_k)
+    except (TypeError, ValueError):
+        top_k = SETTINGS.retrieval.top_k
+    return model, max(1, min(top_k, MAX_TOP_K))
+
+
+async def _send_settings() -> None:
+    model, top_k = _current_settings()
+    await cl.ChatSettings(
+        [
+            TextInput(
+                id="model",
+                label="Model",
+                initial=model,
+                description="`offline` (built-in answerer) or a litellm model name",
+            ),
+            Slider(
+                id="top_k", label="Passages (top-k)", initial=top_k, min=1, max=MAX_TOP_K, step=1
+            ),
+        ]
+    ).send()
+
+
+@cl.on_chat_start
+async def _start() -> None:
+    cl.user_session.set("history", [])
+    await _send_settings()
+
+
+@cl.on_chat_resume
+async def _resume(thread: ThreadDict) -> None:
+    cl.user_session.set("history", render.history_from_steps(thread.get("steps") or []))
+    # The thread dict is what the browser receives next; the panel needs props objects.
+    render.parse_element_props(thread.get("elements"))  # type: ignore[arg-type]
+    await _send_settings()
+
+
+# --------------------------------------------------------------------------- questions
+
+_END = object()
+
+
+async def _in_thread(events: Iterator[Any]) -> AsyncIterator[Any]:
+    """Iterate the core's blocking generator off the event loop (else every other
+    user's chat freezes while one question is answered)."""
+    while True:
+        ev = await asyncio.to_thread(next, events, _END)
+        if ev is _END:
+            return
+        yield ev
+
+
+@cl.on_message
+async def _on_message(message: cl.Message) -> None:
+    history: list[dict[str, str]] = cl.user_session.get("history") or []
+    model, top_k = _current_settings()
+    llm = SETTINGS.llm.model_copy(update={"model": model})
+    turns = history[-2 * SETTINGS.chat.history_turns :] if SETTINGS.chat.history_turns else []
+
+    t0 = time.perf_counter()
+    msg = cl.Message(content="")
+    msg.created_at = utc_now()  # a streamed message has none; the database sorts by it
+    escaper = render.StreamEscaper()
+    answer, searched = None, None
+    try:
+        events = PIPELINE.ask_stream(message.content, history=turns, top_k=top_k, llm=llm)
+        async for ev in _in_thread(events):
+            if isinstance(ev, Retrieved):
+                searched = ev.search_query
+            elif isinstance(ev, Final):
+                answer = ev.answer
+            elif piece := escaper.feed(ev.text):
+                await msg.stream_token(piece)
+        if answer is None:
+            raise RuntimeError("the core ended without an answer")
+    except RagError as e:
+        log.warning("question failed: %s", e)
+        await _send_error(msg, str(e))
+        return
+    except Exception:
+        log.exception("question failed")
+        await _send_error(msg, None)
+        return
+
+    cites = render.cited(answer)
+    msg.content = render.answer_markdown(answer) + render.footer(
+        model, top_k, time.perf_counter() - t0, message.content, searched
+    )
+    # Sent with the message, the elements get for_id = msg.id: "[1]" opens this
+    # answer's passage even when earlier answers also have a [1].
+    msg.elements = [
+        cl.CustomElement(
+            name=render.element_name(c.n), props=render.citation_props(c), display="side"
+        )
+        for c in cites
+    ]
+    msg.metadata = {
+        "answer_text": answer.text,  # what a resumed conversation passes as history
+        "abstained": answer.abstained,
+        "model": answer.model,
+        "top_k": top_k,
+        "search_query": searched,
+        "cited": [{"n": c.n, "chunk_id": c.hit.chunk.id} for c in cites],
+    }
+    await msg.send()  # not update(): that would store createdAt NULL and lose the order
+    history += [
+        {"role": "user", "content": message.content},
+        {"role": "assistant", "content": answer.text},
+    ]
+    cl.user_session.set("history", history)
+
+
+async def _send_error(msg: cl.Message, message: str | None) -> None:
+    msg.content = render.error_markdown(message)
+    msg.elements = []
+    msg.is_error = True
+    msg.metadata = {"error": True}
+    await msg.send()
