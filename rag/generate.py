@@ -155,23 +155,33 @@ def import_litellm() -> Any:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
-    litellm.suppress_debug_info = True
+    litellm.suppress_debug_info = True  # no "Give Feedback" banner on stdout per error
     litellm.drop_params = True
+    # streamed calls to llama-named models would fetch a tokenizer from the Hugging Face hub
+    litellm.disable_hf_tokenizer_download = True
     return litellm
 
 
 def llm_kwargs(llm: LLMSettings) -> dict[str, Any]:
+    """Arguments of litellm.completion for these settings.
+
+    Retries go through the provider SDK (`max_retries`: backoff, honours Retry-After);
+    litellm's own `num_retries` needs tenacity and replaces the real error when it is
+    missing. `timeout` bounds each read of the response.
+    """
     kw: dict[str, Any] = {
         "model": llm.model,
         "temperature": llm.temperature,
         "max_tokens": llm.max_tokens,
         "timeout": llm.timeout_s,
-        "num_retries": llm.max_retries,
+        "max_retries": llm.max_retries,
     }
     if llm.api_base:
         kw["api_base"] = llm.api_base
     if llm.api_key is not None:
         kw["api_key"] = llm.api_key.get_secret_value()
+    elif llm.api_base and llm.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
+        kw["api_key"] = "no-key"  # local OpenAI-compatible servers often need none, the SDK does
     return kw
 
 
