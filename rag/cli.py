@@ -226,6 +226,11 @@ def docs(
     print(f"{len(rows)} documents, {idx.n_chunks} chunks in {s.index.dir} ({idx.generation})")
 
 
+from rag.eval.cli import eval_app  # noqa: E402  (the `rag eval` group; imports stay lazy)
+
+app.add_typer(eval_app, name="eval")
+
+
 # --------------------------------------------------------------------------- entry point
 
 

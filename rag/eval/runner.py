@@ -106,9 +106,7 @@ def read_items(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
         except ValueError:
             rec = None
         if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
-            raise InputError(
-                f"{path}:{i}: not an item record; remove the line or start a new run"
-            )
+            raise InputError(f"{path}:{i}: not an item record; remove the line or start a new run")
         out.append(rec)
     if repair and complete < len(data):
         with open(path, "r+b") as f:
@@ -266,9 +264,7 @@ def _config(opts: EvalOptions, settings: Any, idx: Any, items: Sequence[GoldItem
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     if opts.judge:
-        cfg["judge_prompts"] = {
-            t.name: t.version for t in (correct_template(), support_template())
-        }
+        cfg["judge_prompts"] = {t.name: t.version for t in (correct_template(), support_template())}
     return cfg
 
 
