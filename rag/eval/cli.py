@@ -64,6 +64,14 @@ eval_app = typer.Typer(
 )
 
 
+def _stdout_console() -> Any:
+    """The console for results: wide enough for the tables when stdout is a file or pipe."""
+    from rich.console import Console
+
+    c = Console(highlight=False)
+    return c if c.is_terminal else Console(highlight=False, width=160)
+
+
 def _stderr_console() -> Any:
     from rich.console import Console
 
@@ -190,9 +198,7 @@ def run(
     finally:
         if "p" in bar:
             bar["p"].stop()
-    from rich.console import Console
-
-    render_terminal(result.report, Console(highlight=False))
+    render_terminal(result.report, _stdout_console())
     sys.stdout.write(f"report: {result.out}/report.json  {result.out}/report.html\n")
 
 
@@ -230,6 +236,4 @@ def compare_runs(
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
         return
-    from rich.console import Console
-
-    render_compare(result, str(run_a), str(run_b), Console(highlight=False))
+    render_compare(result, str(run_a), str(run_b), _stdout_console())

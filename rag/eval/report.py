@@ -278,6 +278,7 @@ def fmt(v: Any, ci: Sequence[float] | None = None, nd: int = 3) -> str:
 def render_terminal(report: dict[str, Any], console: Any) -> None:
     """Tables of a report: per group, overall and per type, with 95% intervals."""
     from rich.table import Table
+    from rich.text import Text
 
     cfg = report.get("config", {})
     head = (
@@ -286,7 +287,7 @@ def render_terminal(report: dict[str, Any], console: Any) -> None:
         + (" · retrieval only" if cfg.get("retrieval_only") else "")
         + (f" · judge {cfg.get('judge')}" if cfg.get("judge") else "")
     )
-    console.print(head)
+    console.print(head, markup=False)
     groups = [g for g in (*GROUPS, "judge") if g in report]
     if cfg.get("retrieval_only"):
         groups = ["retrieval"]
@@ -303,7 +304,7 @@ def render_terminal(report: dict[str, Any], console: Any) -> None:
         for name, src in rows:
             vals = src.get(g) or {}
             cis = (src.get("intervals") or {}).get(g) or {}
-            t.add_row(name, str(src["n"]), *(fmt(vals.get(k), cis.get(k)) for k in keys))
+            t.add_row(Text(name), str(src["n"]), *(fmt(vals.get(k), cis.get(k)) for k in keys))
         console.print(t)
     lat = report.get("latency_ms") or {}
     if lat.get("p50") is not None:
@@ -366,7 +367,13 @@ def _chart(report: dict[str, Any], group: str, key: str) -> dict[str, Any] | Non
         v = (src.get(group) or {}).get(key)
         ci = ((src.get("intervals") or {}).get(group) or {}).get(key)
         y = 4 + i * (bar_h + gap)
-        bar: dict[str, Any] = {"label": name, "y": y, "ty": y + bar_h - 4, "value": fmt(v)}
+        bar: dict[str, Any] = {
+            "label": name,
+            "y": y,
+            "ty": y + bar_h - 4,
+            "value": fmt(v),
+            "neg": v is not None and v < 0,
+        }
         if v is not None:
             a, b = sorted((x(max(lo_v, 0.0)), x(v)))
             bar.update(x=round(a, 1), w=round(max(b - a, 1.0), 1), tx=round(x(1.0) + 6, 1))

@@ -195,6 +195,8 @@ def run_eval(opts: EvalOptions, hooks: Hooks | None = None) -> RunResult:
         judge = Judge(judge_settings(settings.llm, opts.judge, opts.judge_api_base), cache)
 
     runner = _Runner(pipe, top_k, opts, judge)
+    if todo:  # load the encoder now, so the first question's latency is not the model load
+        pipe.retriever().encoder.encode(["warm-up"])
     writer = ItemWriter(out / ITEMS_FILE)
     new: list[dict[str, Any]] = []
 
