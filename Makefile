@@ -42,7 +42,7 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-chat: install-dev
+chat: $(VENV)/.installed-dev   # the chat needs the dev extra's chainlit, not chromium
 	$(BIN)/chainlit run app.py --host 127.0.0.1 --port 8000
 
 eval: install

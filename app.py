@@ -50,11 +50,11 @@ STARTERS = [
 
 
 def _prepare_index() -> None:
-    """Build the configured index on first use (as `rag ask` does) and load the encoder,
-    so the first question does not wait for the model."""
+    """Build the configured index on first use (as `rag ask` does) and run one search,
+    so the first question does not wait for the model and the index to load."""
     try:
         PIPELINE.ensure_index(notice=log.warning)
-        PIPELINE.retriever().encoder.encode(["warm up"])
+        PIPELINE.retrieve("warm up", 1)
     except RagError as e:  # shown in the welcome line and with each question
         log.error("the articles cannot be loaded: %s", e)
 
