@@ -4,7 +4,7 @@ A thin face over the core API. `rag.api.Pipeline.ask_stream` yields `Retrieved` 
 was searched), then `Delta`s (streamed into the message), then `Final` (the Answer);
 this file turns them into chainlit messages. Each `[n]` becomes a side-panel element
 with the cited passage; rendering, the chat database and users live in `rag.chat`
-(no chainlit there, unit-tested). See README "Chat" for the settings.
+(no chainlit there, unit-tested). docs/chat.md describes settings and decisions.
 
 What it does not do: retrieve, prompt, or build anything the core owns.
 """
