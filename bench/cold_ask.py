@@ -52,7 +52,9 @@ def main() -> None:
     bindir = Path(sys.executable).parent
     env = {**os.environ, "RAG_LLM__MODEL": "offline"}
     if not (Path(a.index) / "CURRENT").is_file():
-        subprocess.run([str(bindir / "rag"), "ingest", "--index", a.index, "-q"], check=True, env=env)
+        subprocess.run(
+            [str(bindir / "rag"), "ingest", "--index", a.index, "-q"], check=True, env=env
+        )
     rag_cmd = [str(bindir / "rag"), "ask", a.question, "--index", a.index]
     naive_cmd = [sys.executable, "-c", NAIVE, a.index, a.question]
     run(rag_cmd, env)  # warm the page cache for both
@@ -62,10 +64,12 @@ def main() -> None:
         rag_t.append(run(rag_cmd, env))
         naive_t.append(run(naive_cmd, env))
     r, n = statistics.median(rag_t), statistics.median(naive_t)
-    print(f"# cold ask, {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"rag ask (offline answerer): median {r:.3f} s  (min {min(rag_t):.3f}, max {max(rag_t):.3f})")
-    print(f"naive stack:                median {n:.3f} s  (min {min(naive_t):.3f}, max {max(naive_t):.3f})")
+    print(
+        f"# cold ask, {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    for name, med, ts in (("rag ask (offline answerer)", r, rag_t), ("naive stack", n, naive_t)):
+        print(f"{name:<27} median {med:.3f} s  (min {min(ts):.3f}, max {max(ts):.3f})")
     print(f"ratio naive / rag: {n / r:.1f}x   ({a.rounds} rounds, alternating)")
 
 

@@ -124,8 +124,9 @@ class ChatSettings(BaseModel):
     )
     users_file: Path | None = Field(
         default=None,
-        description="TOML file of chat users (`rag users add NAME` writes it). When set and "
-        "CHAINLIT_AUTH_SECRET is in the environment, the chat asks for a password.",
+        description="TOML file of chat users (`rag users add NAME` writes it). When set, the "
+        "chat asks for a password (with CHAINLIT_AUTH_SECRET, or a per-install secret kept "
+        "in .chat/auth_secret). Unset: one local user, no login, on 127.0.0.1 only.",
     )
     history_turns: int = Field(
         default=6, ge=0, le=50, description="Earlier turns a follow-up question can use."
