@@ -11,6 +11,7 @@ What it does not do: print, parse arguments or render anything.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -216,6 +217,7 @@ class Pipeline:
         self.settings = settings or load_settings()
         self._index: StoredIndex | None = None
         self._retriever: Retriever | None = None
+        self._lock = threading.RLock()  # the chat serves several sessions from threads
 
     # -- loading
     @property
@@ -237,32 +239,35 @@ class Pipeline:
         return True
 
     def index(self) -> StoredIndex:
-        gen = current_generation(self.index_dir)
-        if self._index is None or gen != self._index.generation:
-            if gen is None:
-                raise IndexNotFoundError(
-                    f"no index at {self.index_dir}; build it with `rag ingest PATH "
-                    f"--index {self.index_dir}`"
+        """The live index generation; reopened when an ingest has published a new one."""
+        with self._lock:
+            gen = current_generation(self.index_dir)
+            if self._index is None or gen != self._index.generation:
+                if gen is None:
+                    raise IndexNotFoundError(
+                        f"no index at {self.index_dir}; build it with `rag ingest PATH "
+                        f"--index {self.index_dir}`"
+                    )
+                new = open_index(self.index_dir)
+                check_compatible(
+                    new.manifest,
+                    index_fingerprint(self.settings),
+                    self.index_dir,
+                    keys=["embedding_model"],
                 )
-            new = open_index(self.index_dir)
-            check_compatible(
-                new.manifest,
-                index_fingerprint(self.settings),
-                self.index_dir,
-                keys=["embedding_model"],
-            )
-            old, self._index, self._retriever = self._index, new, None
-            if old is not None:
-                old.close()
-        return self._index
+                # the old generation is not closed: a request in flight may still read it
+                self._index, self._retriever = new, None
+            return self._index
 
     def describe(self) -> dict[str, object]:
         """What is loaded: documents, chunks, the range of publication dates, the model."""
         idx = self.index()
-        dates = sorted(r["published_at"][:10] for r in idx.doc_rows() if r["published_at"])
+        rows = idx.doc_rows()
+        dates = sorted(r["published_at"][:10] for r in rows if r["published_at"])
         return {
             "index": str(self.index_dir),
-            "documents": len(idx.doc_rows()),
+            "documents": len(rows),
+            "undated": len(rows) - len(dates),
             "chunks": idx.n_chunks,
             "first_published": dates[0] if dates else None,
             "last_published": dates[-1] if dates else None,
@@ -271,11 +276,12 @@ class Pipeline:
         }
 
     def retriever(self) -> Retriever:
-        idx = self.index()
-        if self._retriever is None or self._retriever.index is not idx:
-            enc = get_encoder(self.settings.embedding.model, self.settings.embedding.backend)
-            self._retriever = Retriever(idx, enc)
-        return self._retriever
+        with self._lock:
+            idx = self.index()
+            if self._retriever is None or self._retriever.index is not idx:
+                enc = get_encoder(self.settings.embedding.model, self.settings.embedding.backend)
+                self._retriever = Retriever(idx, enc)
+            return self._retriever
 
     # -- checks
     def check_question(self, question: str, top_k: int) -> str:

@@ -10,6 +10,7 @@ encoder is first used.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -166,13 +167,15 @@ class TorchEncoder:
 
 
 _ENCODERS: dict[tuple[str, str], Encoder] = {}
+_ENCODERS_LOCK = threading.Lock()
 
 
 def get_encoder(name: str, backend: str = "auto") -> Encoder:
-    """A loaded encoder, cached per process (load once, use many times)."""
+    """A loaded encoder, cached per process (load once, use many times; thread-safe)."""
     key = (name, backend)
-    enc = _ENCODERS.get(key)
-    if enc is None:
-        enc = TorchEncoder(name)
-        _ENCODERS[key] = enc
+    with _ENCODERS_LOCK:
+        enc = _ENCODERS.get(key)
+        if enc is None:
+            enc = TorchEncoder(name)
+            _ENCODERS[key] = enc
     return enc
