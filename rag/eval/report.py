@@ -282,9 +282,9 @@ def render_terminal(report: dict[str, Any], console: Any) -> None:
 
     cfg = report.get("config", {})
     head = (
-        f"{report['n']} questions · model {report['model']} · index {report['index']} · "
-        f"top-k {cfg.get('top_k')}"
-        + (" · retrieval only" if cfg.get("retrieval_only") else "")
+        f"{report['n']} questions · "
+        + ("retrieval only" if cfg.get("retrieval_only") else f"model {report['model']}")
+        + f" · index {report['index']} · top-k {cfg.get('top_k')}"
         + (f" · judge {cfg.get('judge')}" if cfg.get("judge") else "")
     )
     console.print(head, markup=False)

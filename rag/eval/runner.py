@@ -214,6 +214,8 @@ def run_eval(opts: EvalOptions, hooks: Hooks | None = None) -> RunResult:
             runner.full(todo, emit)
     finally:
         writer.close()
+        if judge is not None:
+            judge.cache.close()
     wall = time.perf_counter() - t0
 
     from rag.eval.report import build_report, write_reports
@@ -229,7 +231,6 @@ def run_eval(opts: EvalOptions, hooks: Hooks | None = None) -> RunResult:
     }
     if judge is not None:
         extra["judge_run"] = {"model": judge.model, **judge.stats.to_dict()}
-        judge.cache.close()
     report = build_report(records, config, seed=opts.seed, resamples=opts.resamples, extra=extra)
     write_reports(out, report, records)
     return RunResult(out, report, records, resumed=len(done))
