@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rag.text import terms
+from rag.text import terms, words
 from rag.types import Hit
 
 if TYPE_CHECKING:
@@ -47,6 +47,9 @@ class ExtractiveParams:
     max_sentences: int = 3
     max_words: int = 110
     redundancy: float = 0.80  # cosine above which two sentences say the same thing
+    typed_keep: float = 0.70  # a typed answer must score this share of the best sentence
+    specific_share: float = 0.2  # a word in at most this share of sentences is specific
+    specific_cover: float = 0.5  # share of the specific words' weight a typed answer holds
     why_without_cause: float = 0.6  # score factor for why-answers that give no cause
 
 
@@ -84,11 +87,22 @@ _DATE = re.compile(
     re.I,
 )
 _NUMBER = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"\d[\d,.]*\d|\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
     r"forty|fifty|hundred|hundreds|thousand|thousands|million|billion|dozens?|decades?)\b",
     re.I,
 )
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+")
+_PROPER = re.compile(r"[A-Z][\w’'\-]*(?:\s+[A-Z][\w’'\-]*)*")
+_NOT_NAMES = frozenset(
+    "january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday i the a an in on at for".split()
+)
+# words a question uses to ask, not to say what it is about
+_GENERIC = frozenset(
+    "name names kind type happen happened say says said describe describes mean means exactly "
+    "roughly approximately many much long year years date time first called according article "
+    "report reports new recent current currently day month week".split()
+)
 _LEAD = re.compile(
     r"^(notably|in fact|indeed|however|but|and|yet|still|meanwhile|moreover|furthermore|"
     r"also|so|thus|previously|fast-forward to today)\s*[,:]?\s+",
@@ -118,6 +132,7 @@ class Candidate:
     score: float = 0.0
     dense: float = 0.0
     cue: float = 0.0
+    before: str = ""  # the sentence before it in the passage ("The request" → which one?)
 
 
 def candidates(hits: Sequence[Hit]) -> list[Candidate]:
@@ -126,17 +141,19 @@ def candidates(hits: Sequence[Hit]) -> list[Candidate]:
     out: list[Candidate] = []
     for n, h in enumerate(hits, 1):
         c = h.chunk
+        previous = ""
         for s, e in c.sentences or [(c.start, c.end)]:
             key = (c.doc_id, s, e)
+            text = c.text[s - c.start : e - c.start].strip()
+            before, previous = previous, text
             if key in seen:
                 continue
             seen.add(key)
-            text = c.text[s - c.start : e - c.start].strip()
             if len(text.split()) < 4 or (_JUNK.match(text) and len(text.split()) < 8):
                 continue
             if text.rstrip("”’\"' )").endswith("?"):  # a question is not an answer
                 continue
-            out.append(Candidate(n, s, e, text))
+            out.append(Candidate(n, s, e, text, before=before))
     return out
 
 
@@ -188,16 +205,30 @@ def pick_sentences(
     best = cands[order[0]]
     if best.score < params.min_score or best.dense < params.min_dense:
         return Extract([], True, kind)
-    needs = {"when": _DATE, "number": _NUMBER}.get(kind)
-    if needs is not None:
-        # the answer must hold a date / number: take the best sentence that has one
-        order = [i for i in order if needs.search(cands[i].text)]
-        if not order or cands[order[0]].score < params.relative_keep * best.score:
+    if kind in _TYPED:
+        # a when / how-many / who question needs a sentence that holds a date / number /
+        # name the question does not already give, and that is about the question's
+        # specific subject (one of its rarer words), when the passages have any of them
+        df = {t: sum(t in ct for ct in cand_terms) for t in q_terms | _name_terms(cands)}
+        rare = max(2.0, params.specific_share * n)
+        specific = {t for t in q_terms if words(t)[0] not in _GENERIC and 0 < df[t] <= rare}
+        known = set(words(question)) | {t for t, k in df.items() if k > rare}
+        weight = {t: math.log(1 + n / df[t]) for t in specific}
+        need = params.specific_cover * sum(weight.values())
+
+        def on_subject(i: int) -> bool:  # "The request, ..." is about the sentence before
+            near = cand_terms[i]
+            if _REFERS_BACK.match(cands[i].text):
+                near = near | set(terms(cands[i].before))
+            return sum(w for t, w in weight.items() if t in near) >= need
+
+        order = [i for i in order if _has_new(kind, cands[i].text, known) and on_subject(i)]
+        if not order or cands[order[0]].score < params.typed_keep * best.score:
             return Extract([], True, kind)
         best = cands[order[0]]
 
     picked: list[int] = [order[0]]
-    words = len(best.text.split())
+    n_words = len(best.text.split())
     limit = params.max_sentences if kind in ("why", "other") else 2
     for i in order[1:]:
         if len(picked) >= limit:
@@ -209,11 +240,59 @@ def pick_sentences(
             continue
         if kind == "why" and c.cue < 0.5:
             continue
-        if words + len(c.text.split()) > params.max_words:
+        if n_words + len(c.text.split()) > params.max_words:
             continue
         picked.append(i)
-        words += len(c.text.split())
+        n_words += len(c.text.split())
     return Extract([cands[i] for i in picked], False, kind)
+
+
+_TYPED = ("when", "number", "who")
+_REFERS_BACK = re.compile(r"^(the|this|that|these|those|it|its|he|his|she|her|they|their)\b", re.I)
+
+
+_NAME_TOKEN = re.compile(r"[A-Z][\w’']*(?:-[A-Z][\w’']*)*")
+
+
+def _names(text: str) -> list[list[str]]:
+    """Runs of capitalised words, as lowercase words ("Taliban-ruled" is not a name; a
+    single capitalised word opening the sentence is not one either)."""
+    out: list[list[str]] = []
+    run: list[str] = []
+    first = True
+    for raw in text.split():
+        core = raw.strip("“”\"'‘’()[],.;:!?—–")
+        is_name = bool(_NAME_TOKEN.fullmatch(core)) and core.lower() not in _NOT_NAMES
+        if is_name:
+            run.append(core)
+        if run and (not is_name or raw[-1:] in ',.;:!?)”"—'):
+            if not (first and len(run) == 1 and text.startswith(run[0])):
+                out.append(words(" ".join(run)))
+            run = []
+        first = False
+    if run and not (len(run) == 1 and text.startswith(run[0])):
+        out.append(words(" ".join(run)))
+    return out
+
+
+def _name_terms(cands: Sequence[Candidate]) -> set[str]:
+    return {t for c in cands for toks in _names(c.text) for t in terms(" ".join(toks))}
+
+
+def _has_new(kind: str, text: str, known: set[str]) -> bool:
+    """Does `text` hold a date / number / name (by `kind`) that is not in `known`?
+
+    `known` holds the question's words and the stems of words common to most passages
+    (for a name: "Taliban" in articles about the Taliban is the topic, not an answer).
+    """
+    if kind == "who":  # a person or organisation: two or more capitalised words
+        return any(
+            len(toks) >= 2
+            and any(w not in known and (terms(w) or [w])[0] not in known for w in toks)
+            for toks in _names(text)
+        )
+    rx = _DATE if kind == "when" else _NUMBER
+    return any(not set(words(m.group(0))) <= known for m in rx.finditer(text))
 
 
 def _cue(kind: str, text: str) -> float:

@@ -60,7 +60,13 @@ def words(text: str) -> list[str]:
     return out
 
 
+_BRITISH = re.compile(r"(?<=\w{3})is(e|es|ed|ing|ation|ations)$")
+
+
 def terms(text: str) -> list[str]:
-    """Stemmed content words: what lexical search indexes and matches."""
-    ws = [w for w in words(text) if w not in STOPWORDS]
+    """Stemmed content words: what lexical search indexes and matches.
+
+    British -ise spellings are folded into -ize first ("normalise" matches "normalize").
+    """
+    ws = [_BRITISH.sub(r"iz\1", w) for w in words(text) if w not in STOPWORDS]
     return list(_stemmer().stemWords(ws)) if ws else []
