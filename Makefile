@@ -46,7 +46,10 @@ chat: $(VENV)/.installed-dev   # the chat needs the dev extra's chainlit, not ch
 	$(BIN)/chainlit run app.py --host 127.0.0.1 --port 8000
 
 eval: install
-	$(BIN)/rag eval data/gold/bundled-dev.jsonl --out runs/bundled
+	$(BIN)/rag eval data/gold/bundled-dev.jsonl
+
+multihop: install
+	bash bench/multihop_eval.sh
 
 clean:
 	rm -rf index runs .pytest_cache .ruff_cache

@@ -234,20 +234,42 @@ app.add_typer(eval_app, name="eval")
 # --------------------------------------------------------------------------- entry point
 
 
-def main(argv: list[str] | None = None) -> None:
+def _click_exceptions() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """(Abort, ClickException) classes of click and of the copy typer may vendor."""
     import click
 
+    aborts: list[type[BaseException]] = [click.exceptions.Abort]
+    errors: list[type[BaseException]] = [click.ClickException]
+    try:
+        from typer._click import exceptions as vendored  # typer >= 0.17 ships its own click
+    except ImportError:  # pragma: no cover - older typer runs on click itself
+        vendored = None
+    if vendored is not None:
+        errors.append(vendored.ClickException)
+        if hasattr(vendored, "Abort"):
+            aborts.append(vendored.Abort)
+    return tuple(aborts), tuple(errors)
+
+
+def main(argv: list[str] | None = None) -> None:
+    aborts, click_errors = _click_exceptions()
     try:
         app(args=argv, standalone_mode=False)
     except RagError as e:
         _err(f"error: {e}")
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
+    except aborts:
         _err("aborted")
         sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
+    except click_errors as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # `rag` alone: show the help
+            e.show()  # type: ignore[attr-defined]
+            sys.exit(2)
+        msg = " ".join(str(e.format_message()).split()).rstrip(".")  # type: ignore[attr-defined]
+        ctx = getattr(e, "ctx", None)
+        where = ctx.command_path if ctx is not None else "rag"
+        _err(f"error: {msg}; see `{where} --help`")
+        sys.exit(int(getattr(e, "exit_code", 2)))
     except KeyboardInterrupt:
         _err("interrupted")
         sys.exit(130)

@@ -154,3 +154,21 @@ def test_bad_setting_names_the_variable(
     monkeypatch.setenv("RAG_RETRIEVAL__TOP_K", "many")
     code, _, err = run(capsys, "docs")
     assert code == 2 and "RAG_RETRIEVAL__TOP_K" in one_line_error(err)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["ask"], "Missing argument 'question'"),
+        (["ask", "why?", "--bogus"], "No such option: --bogus"),
+        (["ask", "why?", "--top-k", "many"], "Invalid value for '--top-k'"),
+        (["nope"], "No such command 'nope'"),
+    ],
+)
+def test_usage_errors_are_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    line = one_line_error(err)
+    assert code == 2 and out == ""
+    assert needle in line and "--help" in line
