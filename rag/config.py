@@ -95,9 +95,26 @@ class LLMSettings(BaseModel):
     )
     temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature.")
     max_tokens: int = Field(default=600, ge=16, description="Most tokens in a generated answer.")
-    timeout_s: float = Field(default=60.0, gt=0, description="Deadline of one LLM call.")
+    timeout_s: float = Field(
+        default=60.0, gt=0, description="Longest wait for the server to answer or send more."
+    )
     max_retries: int = Field(
-        default=2, ge=0, le=10, description="Retries on timeouts, rate limits and 5xx."
+        default=2,
+        ge=0,
+        le=10,
+        description="Retries on timeouts, rate limits, 5xx, refused connections and streams "
+        "that break before their first token.",
+    )
+    deadline_s: float = Field(
+        default=120.0, gt=0, description="No LLM call, retries included, runs longer than this."
+    )
+    retry_base_s: float = Field(
+        default=0.5, ge=0, description="First backoff between retries; doubles each time."
+    )
+    retry_max_wait_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="Longest wait between retries; a Retry-After above it fails at once.",
     )
     fallback_offline: bool = Field(
         default=False,

@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 
 from rag.config import OFFLINE_MODEL, LLMSettings
+from rag.errors import RagError
 from rag.text import terms
 
 log = logging.getLogger("rag")
@@ -65,18 +66,19 @@ def condense(question: str, history: Sequence[Turn], llm: LLMSettings) -> str:
         return question
     if llm.model == OFFLINE_MODEL:
         return rewrite(question, history)
-    from rag.generate import import_litellm, llm_kwargs, model_error
+    from rag.llm import Call, model_error
     from rag.prompts import load_template
 
     tpl = load_template("condense.txt", CONDENSE_VARS, CONDENSE_VARS)
     prompt = tpl.render(history=list(history)[-6:], question=question)
+    messages = [{"role": "user", "content": prompt}]
     try:
-        litellm = import_litellm()
-        kw = llm_kwargs(llm) | {"max_tokens": 120, "temperature": 0.0}
-        resp = litellm.completion(messages=[{"role": "user", "content": prompt}], **kw)
-        text = (resp.choices[0].message.content or "").strip().strip('"').strip()
+        text = "".join(Call(messages, llm, stream=False, max_tokens=120, temperature=0.0))
     except Exception as e:  # the answer call will report a broken model; retrieval goes on
-        log.warning("condensing the follow-up failed: %s", model_error(llm, e))
+        log.warning(
+            "condensing the follow-up failed: %s",
+            e if isinstance(e, RagError) else model_error(llm, e),
+        )
         return rewrite(question, history)
-    first = text.splitlines()[0].strip() if text else ""
+    first = text.strip().strip('"').strip().splitlines()[0].strip() if text.strip() else ""
     return first if 3 <= len(first) <= 500 else rewrite(question, history)

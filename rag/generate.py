@@ -11,7 +11,6 @@ of `rag ask`. litellm is imported only when a model other than `offline` is aske
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,6 +21,7 @@ from rag import cite
 from rag.config import OFFLINE_MODEL, LLMSettings
 from rag.errors import ModelError
 from rag.extractive import ABSTAIN_PREFIX, EmbedFn, abstention, compose, pick_sentences
+from rag.llm import Call, import_litellm
 from rag.prompts import load_template
 from rag.text import terms
 from rag.types import Answer, Citation, Hit, Usage
@@ -150,70 +150,6 @@ def build_messages(
     ]
 
 
-def import_litellm() -> Any:
-    """litellm, imported with its cost map read locally (otherwise it fetches it)."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
-
-    litellm.suppress_debug_info = True  # no "Give Feedback" banner on stdout per error
-    litellm.drop_params = True
-    # streamed calls to llama-named models would fetch a tokenizer from the Hugging Face hub
-    litellm.disable_hf_tokenizer_download = True
-    return litellm
-
-
-def llm_kwargs(llm: LLMSettings) -> dict[str, Any]:
-    """Arguments of litellm.completion for these settings.
-
-    Retries go through the provider SDK (`max_retries`: backoff, honours Retry-After);
-    litellm's own `num_retries` needs tenacity and replaces the real error when it is
-    missing. `timeout` bounds each read of the response.
-    """
-    kw: dict[str, Any] = {
-        "model": llm.model,
-        "temperature": llm.temperature,
-        "max_tokens": llm.max_tokens,
-        "timeout": llm.timeout_s,
-        "max_retries": llm.max_retries,
-    }
-    if llm.api_base:
-        kw["api_base"] = llm.api_base
-    if llm.api_key is not None:
-        kw["api_key"] = llm.api_key.get_secret_value()
-    elif llm.api_base and llm.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
-        kw["api_key"] = "no-key"  # local OpenAI-compatible servers often need none, the SDK does
-    return kw
-
-
-def model_error(llm: LLMSettings, exc: BaseException) -> ModelError:
-    """A one-line error naming the model and API base, with any key redacted."""
-    where = llm.api_base or "the provider's default endpoint"
-    kind = type(exc).__name__
-    msg = " ".join(str(exc).split())
-    msg = re.sub(r"^(litellm\.)?\w+(Error|Exception):\s*", "", msg)
-    msg = re.sub(r"^(litellm\.)?\w+(Error|Exception):\s*", "", msg)
-    msg = redact(msg, llm)
-    if len(msg) > 240:
-        msg = msg[:240] + "…"
-    return ModelError(
-        f"model {llm.model} at {where} failed ({kind}: {msg}); check the model name, "
-        "RAG_LLM__API_BASE and the API key"
-    )
-
-
-def redact(text: str, llm: LLMSettings | None = None) -> str:
-    """Remove API keys (the configured one, and anything shaped like one) from text."""
-    if llm is not None and llm.api_key is not None:
-        secret = llm.api_key.get_secret_value()
-        if secret:
-            text = text.replace(secret, "***")
-    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_API_KEY", "GEMINI_API_KEY"):
-        v = os.environ.get(var)
-        if v and len(v) >= 6:
-            text = text.replace(v, "***")
-    return re.sub(r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{6,}", "***", text)
-
-
 def _llm(
     question: str,
     hits: Sequence[Hit],
@@ -223,40 +159,14 @@ def _llm(
     stream_tokens: bool = True,
 ) -> Iterator[Delta | Final]:
     messages = build_messages(question, hits, history)
-    litellm = import_litellm()
     stream = cite.MarkerStream(range(1, len(hits) + 1))
     parts: list[str] = []
-    chunks: list[Any] = []
-    response: Any = None
-    try:
-        if stream_tokens:
-            resp = litellm.completion(
-                messages=messages,
-                stream=True,
-                stream_options={"include_usage": True},
-                **llm_kwargs(llm),
-            )
-            for chunk in resp:
-                chunks.append(chunk)
-                if not chunk.choices:
-                    continue
-                delta = getattr(chunk.choices[0].delta, "content", None)
-                if delta:
-                    piece = stream.feed(delta)
-                    if piece:
-                        parts.append(piece)
-                        yield Delta(piece)
-        else:
-            response = litellm.completion(messages=messages, stream=False, **llm_kwargs(llm))
-            content = response.choices[0].message.content if response.choices else None
-            piece = stream.feed(content or "")
-            if piece:
-                parts.append(piece)
-                yield Delta(piece)
-    except ModelError:
-        raise
-    except Exception as e:
-        raise model_error(llm, e) from None
+    call = Call(messages, llm, stream=stream_tokens)
+    for delta in call:
+        piece = stream.feed(delta)
+        if piece:
+            parts.append(piece)
+            yield Delta(piece)
     tail = stream.finish()
     if tail:
         parts.append(tail)
@@ -266,11 +176,6 @@ def _llm(
         raise ModelError(
             f"model {llm.model} returned an empty answer; try again or use another model"
         )
-    if response is None:
-        try:
-            response = litellm.stream_chunk_builder(chunks, messages=messages)
-        except Exception:
-            response = None
     abstained = text.lstrip().startswith(ABSTAIN_PREFIX)
     ans = _answer(
         question,
@@ -283,7 +188,7 @@ def _llm(
         _quotes(text, hits, stream.map),
         t0,
     )
-    ans.usage = _usage(litellm, response)
+    ans.usage = _usage(import_litellm(), call.response)
     yield Final(ans)
 
 

@@ -7,7 +7,7 @@ Two questions, each answered by the judge model as one JSON object:
 - support (`prompts/judge_support.txt`): does the cited passage support the sentence
   that cites it? One call per (sentence, passage) pair.
 
-Calls go through litellm (imported via `rag.generate.import_litellm`) with its own
+Calls go through litellm (`rag.llm.Call`: retries, deadline, redacted errors) with its own
 retries (`num_retries`) plus one more call when the reply is not the JSON asked for.
 Verdicts are cached in SQLite keyed by (model, prompt name and version, inputs), so a
 second run over the same answers makes no calls. The judge is thread-safe: the runner
@@ -193,26 +193,27 @@ class Judge:
     def _lib(self) -> Any:
         with self._import_lock:
             if self._litellm is None:
-                from rag.generate import import_litellm
+                from rag.llm import import_litellm
 
                 self._litellm = import_litellm()
         return self._litellm
 
     def _complete(self, prompt: str) -> str:
-        from rag.generate import llm_kwargs, model_error
+        from rag.llm import Call
 
         litellm = self._lib()
-        kw = llm_kwargs(self.llm)
-        kw["max_tokens"] = MAX_TOKENS
+        call = Call(
+            [{"role": "user", "content": prompt}],
+            self.llm,
+            stream=False,
+            max_tokens=MAX_TOKENS,
+            response_format={"type": "json_object"},
+        )
         try:
-            resp = litellm.completion(
-                messages=[{"role": "user", "content": prompt}],
-                response_format={"type": "json_object"},
-                **kw,
-            )
-        except Exception as e:
-            err = model_error(self.llm, e)
-            raise ModelError(f"judge: {err}") from None
+            text = "".join(call)
+        except ModelError as e:
+            raise ModelError(f"judge: {e}") from None
+        resp = call.response
         u = getattr(resp, "usage", None)
         cost = None
         try:
@@ -222,10 +223,7 @@ class Judge:
         self.stats.add_usage(
             getattr(u, "prompt_tokens", None), getattr(u, "completion_tokens", None), cost
         )
-        try:
-            return str(resp.choices[0].message.content or "")
-        except (AttributeError, IndexError):
-            return ""
+        return text
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
