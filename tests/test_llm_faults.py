@@ -12,7 +12,7 @@ from rag import api
 from rag.errors import ModelError
 
 from .conftest import settings_for
-from .openai_server import Fault, FakeOpenAIServer, Reply
+from .openai_server import FakeOpenAIServer, Fault, Reply
 
 Q = "why did Russia lift the ban"
 GOOD = "Security concerns drove it [1]."
