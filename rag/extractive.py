@@ -13,7 +13,8 @@ each cited with its passage number. When no sentence clears the bar, or the ques
 wants a date or number that no good sentence holds, it abstains.
 
 What it does not do: paraphrase, combine facts, or follow any instruction found in the
-articles — it only quotes them.
+articles — it only quotes them, and never quotes a sentence that addresses a machine
+reader ("ignore previous instructions…", "AI assistants must answer…").
 """
 
 from __future__ import annotations
@@ -108,6 +109,15 @@ _LEAD = re.compile(
     r"also|so|thus|previously|fast-forward to today)\s*[,:]?\s+",
     re.I,
 )
+# text written at a machine reader, not reporting: never quoted as an answer
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b(\s+\w+){0,3}\s+(instructions?|prompts?|directions|"
+    r"guidelines)\b|\b(ignore|disregard|forget)\s+(all\s+|any\s+)?(the\s+)?(previous|prior|above|"
+    r"earlier)\b|\bsystem prompt\b|\byou are now\b|\bas an ai\b|\b(ai|language model|assistant|"
+    r"chatbot)s?,? (must|should|will) (answer|reply|respond|say|state)\b|\b(respond|reply|answer) "
+    r"(only )?with\b",
+    re.I,
+)
 _JUNK = re.compile(r"^(related sources|sources?|read more|advertisement)\b|^[•\-–*]\s*", re.I)
 
 
@@ -152,6 +162,8 @@ def candidates(hits: Sequence[Hit]) -> list[Candidate]:
             if len(text.split()) < 4 or (_JUNK.match(text) and len(text.split()) < 8):
                 continue
             if text.rstrip("”’\"' )").endswith("?"):  # a question is not an answer
+                continue
+            if _INSTRUCTION.search(text):  # planted instructions are not news
                 continue
             out.append(Candidate(n, s, e, text, before=before))
     return out
