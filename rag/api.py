@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rag.chunking import Chunker, ChunkParams, embed_text, header_text
 from rag.config import LLMSettings, Settings, index_fingerprint, load_settings
@@ -145,41 +146,62 @@ def ingest(
                     w.remove(doc_id)
                     report.removed.append(doc_id)
 
+        enc: Encoder | None = None
+        embedding: dict[str, Any] | None = w.base.manifest["embedding"] if w.base else None
         if todo:
             enc = encoder or get_encoder(s.embedding.model, s.embedding.backend)
-            chunker = Chunker(enc.counter(), _chunk_params(s))
-            planned: list[tuple[Document, list[Chunk]]] = [(d, chunker.chunk(d)) for d in todo]
-            texts = [
-                embed_text(c.text, header_text(d) if s.chunking.header else "")
-                for d, chunks in planned
-                for c in chunks
-            ]
-            if progress.on_start:
-                progress.on_start(len(texts))
-            vectors = enc.encode(
-                texts, batch_size=s.embedding.batch_size, progress=progress.on_advance
-            )
-            report.chunks_embedded = len(texts)
-            i = 0
-            for d, chunks in planned:
-                w.put(d, chunks, vectors[i : i + len(chunks)])
-                i += len(chunks)
             embedding = {"model": s.embedding.model, "dim": enc.dim, "backend": enc.backend}
-        elif w.base is not None:
-            embedding = w.base.manifest["embedding"]
-        else:
-            embedding = None
-
-        if (w.changed or w.base is None or rebuild) and embedding is None:
+            chunker = Chunker(enc.counter(), _chunk_params(s))
+            planned = [(d, chunker.chunk(d)) for d in todo]
+            if progress.on_start:
+                progress.on_start(sum(len(c) for _, c in planned))
+            last_commit = time.monotonic()
+            for batch in _batches(planned, EMBED_BATCH_CHUNKS):
+                texts = [
+                    embed_text(c.text, header_text(d) if s.chunking.header else "")
+                    for d, chunks in batch
+                    for c in chunks
+                ]
+                vectors = enc.encode(
+                    texts, batch_size=s.embedding.batch_size, progress=progress.on_advance
+                )
+                report.chunks_embedded += len(texts)
+                i = 0
+                for d, chunks in batch:
+                    w.put(d, chunks, vectors[i : i + len(chunks)])
+                    i += len(chunks)
+                due = time.monotonic() - last_commit >= s.index.commit_every_s
+                if due and not rebuild:  # publish progress; a rebuild publishes once, at the end
+                    report.generation = w.commit(fingerprint, embedding)
+                    last_commit = time.monotonic()
+        if embedding is None:  # a new index with nothing to embed still records its model
             enc = encoder or get_encoder(s.embedding.model, s.embedding.backend)
             embedding = {"model": s.embedding.model, "dim": enc.dim, "backend": enc.backend}
         if w.changed or w.base is None or rebuild:
-            assert embedding is not None
             report.generation = w.commit(fingerprint, embedding)
-        else:
-            report.generation = w.base.generation if w.base else None
+        elif report.generation is None:
+            report.generation = w.base.generation
     report.seconds = time.perf_counter() - t0
     return report
+
+
+EMBED_BATCH_CHUNKS = 64  # chunks embedded between chances to publish progress
+
+
+def _batches(
+    planned: list[tuple[Document, list[Chunk]]], size: int
+) -> Iterator[list[tuple[Document, list[Chunk]]]]:
+    """Whole documents, grouped until a group holds at least `size` chunks."""
+    batch: list[tuple[Document, list[Chunk]]] = []
+    n = 0
+    for item in planned:
+        batch.append(item)
+        n += len(item[1])
+        if n >= size:
+            yield batch
+            batch, n = [], 0
+    if batch:
+        yield batch
 
 
 def _chunk_params(s: Settings) -> ChunkParams:

@@ -44,6 +44,12 @@ class IndexSettings(BaseModel):
     lock_timeout_s: float = Field(
         default=600.0, ge=0, description="How long an ingest waits for another one to finish."
     )
+    commit_every_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="A long ingest publishes what it has embedded this often, so a killed "
+        "run loses at most this much work (0: after every batch). `--rebuild` publishes once.",
+    )
 
 
 class EmbeddingSettings(BaseModel):

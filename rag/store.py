@@ -280,6 +280,7 @@ class IndexWriter:
     """Builds the next generation from the live one plus changes; `commit()` publishes it.
 
     Use as a context manager: it holds the index lock from `__enter__` to `__exit__`.
+    `commit()` may be called several times (a long ingest publishes its progress).
     """
 
     def __init__(self, index_dir: Path, *, lock_timeout_s: float = 600.0) -> None:
@@ -434,6 +435,12 @@ class IndexWriter:
             shutil.rmtree(aside, ignore_errors=True)
             raise
         self._collect(keep={name, self.base.generation if self.base else name})
+        # the new generation is the base of the next commit in this session
+        old_base, self.base = self.base, open_index(self.dir)
+        if old_base is not None:
+            old_base.close()
+        self._removed.clear()
+        self._added.clear()
         return name
 
     # -- housekeeping
