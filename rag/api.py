@@ -20,8 +20,8 @@ from typing import Any
 
 from rag.chunking import Chunker, ChunkParams, embed_text, header_text
 from rag.config import LLMSettings, Settings, index_fingerprint, load_settings
-from rag.embed import Encoder, TokenizerCounter, get_encoder, load_tokenizer, resolve_model
-from rag.errors import IndexNotFoundError, UsageError
+from rag.embed import Encoder, get_encoder
+from rag.errors import IndexMismatchError, IndexNotFoundError, UsageError
 from rag.followup import condense
 from rag.generate import Delta, Final, Turn, collect, generate_stream
 from rag.ingest import Skipped, read_paths
@@ -149,7 +149,7 @@ def ingest(
         enc: Encoder | None = None
         embedding: dict[str, Any] | None = w.base.manifest["embedding"] if w.base else None
         if todo:
-            enc = encoder or get_encoder(s.embedding.model, s.embedding.backend)
+            enc = encoder or encoder_for(s, None if rebuild else w.base and w.base.manifest)
             embedding = {"model": s.embedding.model, "dim": enc.dim, "backend": enc.backend}
             chunker = Chunker(enc.counter(), _chunk_params(s))
             planned = [(d, chunker.chunk(d)) for d in todo]
@@ -157,25 +157,31 @@ def ingest(
                 progress.on_start(sum(len(c) for _, c in planned))
             last_commit = time.monotonic()
             for batch in _batches(planned, EMBED_BATCH_CHUNKS):
-                texts = [
-                    embed_text(c.text, header_text(d) if s.chunking.header else "")
-                    for d, chunks in batch
-                    for c in chunks
-                ]
-                vectors = enc.encode(
-                    texts, batch_size=s.embedding.batch_size, progress=progress.on_advance
+                texts: list[str] = []
+                spans: list[list[tuple[int, int]]] = []
+                for d, chunks in batch:
+                    header = header_text(d) if s.chunking.header else ""
+                    shift = len(embed_text("", header))  # the passage starts after the header
+                    for c in chunks:
+                        texts.append(embed_text(c.text, header))
+                        spans.append(
+                            [(a - c.start + shift, b - c.start + shift) for a, b in c.sentences]
+                        )
+                vectors, sentence_vectors = enc.encode_with_spans(
+                    texts, spans, batch_size=s.embedding.batch_size, progress=progress.on_advance
                 )
                 report.chunks_embedded += len(texts)
                 i = 0
                 for d, chunks in batch:
-                    w.put(d, chunks, vectors[i : i + len(chunks)])
-                    i += len(chunks)
+                    n = len(chunks)
+                    w.put(d, chunks, vectors[i : i + n], sentence_vectors[i : i + n])
+                    i += n
                 due = time.monotonic() - last_commit >= s.index.commit_every_s
                 if due and not rebuild:  # publish progress; a rebuild publishes once, at the end
                     report.generation = w.commit(fingerprint, embedding)
                     last_commit = time.monotonic()
         if embedding is None:  # a new index with nothing to embed still records its model
-            enc = encoder or get_encoder(s.embedding.model, s.embedding.backend)
+            enc = encoder or encoder_for(s)
             embedding = {"model": s.embedding.model, "dim": enc.dim, "backend": enc.backend}
         if w.changed or w.base is None or rebuild:
             report.generation = w.commit(fingerprint, embedding)
@@ -183,6 +189,23 @@ def ingest(
             report.generation = w.base.generation
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def encoder_for(
+    s: Settings, manifest: dict[str, Any] | None = None, *, for_queries: bool = False
+) -> Encoder:
+    """The encoder for these settings and this index: with backend `auto`, the one that
+    built the index (a new index gets onnx-int8); a different explicit one is refused."""
+    backend = s.embedding.backend
+    built = (manifest or {}).get("embedding", {}).get("backend")
+    if built and backend != "auto" and backend != built:
+        raise IndexMismatchError(
+            f"index {s.index.dir} was embedded with backend {built!r} but the settings say "
+            f"{backend!r}; use RAG_EMBEDDING__BACKEND=auto, or rebuild with `rag ingest --rebuild`"
+        )
+    return get_encoder(
+        s.embedding.model, built or backend, s.embedding.cache_dir, for_queries=for_queries
+    )
 
 
 EMBED_BATCH_CHUNKS = 64  # chunks embedded between chances to publish progress
@@ -210,12 +233,6 @@ def _chunk_params(s: Settings) -> ChunkParams:
         overlap_tokens=s.chunking.overlap_tokens,
         header=s.chunking.header,
     )
-
-
-def chunker_for(s: Settings) -> Chunker:
-    """A chunker with the model's tokenizer, without loading the model itself."""
-    tok = load_tokenizer(resolve_model(s.embedding.model))
-    return Chunker(TokenizerCounter(tok), _chunk_params(s))
 
 
 # --------------------------------------------------------------------------- asking
@@ -301,7 +318,7 @@ class Pipeline:
         with self._lock:
             idx = self.index()
             if self._retriever is None or self._retriever.index is not idx:
-                enc = get_encoder(self.settings.embedding.model, self.settings.embedding.backend)
+                enc = encoder_for(self.settings, idx.manifest, for_queries=True)
                 self._retriever = Retriever(idx, enc)
             return self._retriever
 
@@ -342,7 +359,7 @@ class Pipeline:
             question,
             hits,
             llm or self.settings.llm,
-            embed=self.retriever().encoder.encode,
+            embed=self.retriever().embed_queries,
             history=history,
             stream=stream,
         )

@@ -217,7 +217,11 @@ def docs(
     from rich.console import Console
     from rich.table import Table
 
-    t = Table("id", "title", "source", "published", "chunks", box=None)
+    t = Table(box=None)
+    t.add_column("id", no_wrap=True)
+    for col in ("title", "source", "published"):
+        t.add_column(col)
+    t.add_column("chunks", justify="right")
     for r in rows:
         t.add_row(
             r["id"], r["title"], r["source"] or "", (r["published_at"] or "")[:10], str(r["chunks"])

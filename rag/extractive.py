@@ -23,7 +23,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rag.text import terms, words
 from rag.types import Hit
@@ -143,6 +143,7 @@ class Candidate:
     dense: float = 0.0
     cue: float = 0.0
     before: str = ""  # the sentence before it in the passage ("The request" → which one?)
+    vector: Any = None  # stored late-chunking vector of the sentence, if the index has them
 
 
 def candidates(hits: Sequence[Hit]) -> list[Candidate]:
@@ -152,7 +153,10 @@ def candidates(hits: Sequence[Hit]) -> list[Candidate]:
     for n, h in enumerate(hits, 1):
         c = h.chunk
         previous = ""
-        for s, e in c.sentences or [(c.start, c.end)]:
+        stored = h.sentence_vectors
+        if stored is not None and len(stored) != len(c.sentences):
+            stored = None
+        for k, (s, e) in enumerate(c.sentences or [(c.start, c.end)]):
             key = (c.doc_id, s, e)
             text = c.text[s - c.start : e - c.start].strip()
             before, previous = previous, text
@@ -165,7 +169,8 @@ def candidates(hits: Sequence[Hit]) -> list[Candidate]:
                 continue
             if _INSTRUCTION.search(text):  # planted instructions are not news
                 continue
-            out.append(Candidate(n, s, e, text, before=before))
+            vec = stored[k] if stored is not None else None
+            out.append(Candidate(n, s, e, text, before=before, vector=vec))
     return out
 
 
@@ -184,13 +189,18 @@ def pick_sentences(
     embed: EmbedFn,
     params: ExtractiveParams = ExtractiveParams(),
 ) -> Extract:
+    import numpy as np
 
     kind = question_kind(question)
     cands = candidates(hits)
     if not cands:
         return Extract([], True, kind)
-    vecs = embed([question] + [c.text for c in cands])
-    qv, sv = vecs[0], vecs[1:]
+    qv = np.asarray(embed([question])[0], dtype=np.float32)
+    missing = [c for c in cands if c.vector is None]
+    if missing:  # an index without sentence vectors: embed the sentences now
+        for c, v in zip(missing, embed([c.text for c in missing]), strict=True):
+            c.vector = v
+    sv = np.stack([np.asarray(c.vector, dtype=np.float32) for c in cands])
     dense = sv @ qv
 
     q_terms = set(terms(question))

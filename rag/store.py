@@ -9,6 +9,8 @@ Layout of an index folder:
         chunks.sqlite  documents and chunks (text, spans, sentence spans); chunk row
                        `pos` is its row in the vector matrix
         vectors.npy    float32 (n_chunks, dim), L2-normalised
+        sentences.npy  float16, one vector per sentence of each chunk (late chunking: from
+                       the chunk's own forward pass), rows from chunks.sent_row on
         index.faiss    only for approximate indexes; flat ones are built at load
         lexical/       the lexical index, when there is one
     .lock              held by a writer (filelock), so two ingests never interleave
@@ -44,7 +46,7 @@ from rag.types import Chunk, DocMeta, Document
 if TYPE_CHECKING:
     import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 LOCK = ".lock"
 _SCHEMA = """
@@ -56,7 +58,7 @@ CREATE TABLE docs (
 CREATE TABLE chunks (
     pos INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc_id TEXT NOT NULL,
     start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
-    sentences TEXT NOT NULL
+    sentences TEXT NOT NULL, sent_row INTEGER NOT NULL
 );
 CREATE INDEX chunks_doc ON chunks(doc_id);
 """
@@ -87,6 +89,7 @@ class StoredIndex:
     manifest: dict[str, Any]
     vectors: np.ndarray
     _db: sqlite3.Connection = field(repr=False)
+    sent_vectors: np.ndarray | None = field(default=None, repr=False)
     _faiss: Any = field(default=None, repr=False)
     _docs: dict[str, DocMeta] | None = field(default=None, repr=False)
 
@@ -160,6 +163,24 @@ class StoredIndex:
                 "`rag ingest --rebuild`"
             )
         return [by_pos[p] for p in pos]
+
+    def sentence_vectors_at(self, positions: Sequence[int]) -> list[np.ndarray | None]:
+        """Per chunk (by vector row), the vectors of its sentences, or None if not stored."""
+        if self.sent_vectors is None or not positions:
+            return [None] * len(positions)
+        pos = [int(p) for p in positions]
+        marks = ",".join("?" * len(pos))
+        rows = self._db.execute(
+            "SELECT pos, sent_row, json_array_length(sentences) FROM chunks "
+            f"WHERE pos IN ({marks})",
+            pos,
+        ).fetchall()
+        span = {r[0]: (r[1], r[2]) for r in rows}
+        out: list[np.ndarray | None] = []
+        for p in pos:
+            row, n = span.get(p, (-1, 0))
+            out.append(None if row < 0 else self.sent_vectors[row : row + n])
+        return out
 
     def chunks_of(self, doc_id: str) -> list[tuple[int, Chunk]]:
         rows = self._db.execute(
@@ -236,7 +257,9 @@ def _open_generation(index_dir: Path, gen: str) -> StoredIndex:
     # immutable=1: a committed generation never changes, so SQLite needs no locks or journal
     db = sqlite3.connect(f"file:{db_path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
     vectors = np.load(path / "vectors.npy", mmap_mode="r")
-    return StoredIndex(index_dir, gen, manifest, vectors, db)
+    sents = path / "sentences.npy"
+    sent_vectors = np.load(sents, mmap_mode="r") if sents.is_file() else None
+    return StoredIndex(index_dir, gen, manifest, vectors, db, sent_vectors)
 
 
 # --------------------------------------------------------------------------- checks
@@ -274,6 +297,7 @@ class PendingDoc:
     doc: Document
     chunks: list[Chunk]
     vectors: np.ndarray
+    sentence_vectors: list[np.ndarray] | None = None  # per chunk, one row per sentence
 
 
 class IndexWriter:
@@ -330,10 +354,16 @@ class IndexWriter:
         self._removed.add(doc_id)
         self._added.pop(doc_id, None)
 
-    def put(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    def put(
+        self,
+        doc: Document,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        sentence_vectors: list[np.ndarray] | None = None,
+    ) -> None:
         """Add a document, replacing any stored one with the same id."""
         self._removed.add(doc.id)
-        self._added[doc.id] = PendingDoc(doc, chunks, vectors)
+        self._added[doc.id] = PendingDoc(doc, chunks, vectors, sentence_vectors)
 
     @property
     def changed(self) -> bool:
@@ -357,24 +387,36 @@ class IndexWriter:
             db = sqlite3.connect(aside / "chunks.sqlite")
             db.executescript(_SCHEMA)
             vec_parts: list[np.ndarray] = []
-            pos = 0
+            sent_parts: list[np.ndarray] = []
+            pos = n_sent = 0
             documents: dict[str, Any] = {}
-            old_manifest_docs = self.base.manifest.get("documents", {}) if self.base else {}
+            base = self.base
+            old_manifest_docs = base.manifest.get("documents", {}) if base else {}
+
+            def add_chunk(c: Chunk, sents: np.ndarray | None) -> None:
+                nonlocal pos, n_sent
+                row = -1
+                if sents is not None and len(sents) == len(c.sentences):
+                    row, n_sent = n_sent, n_sent + len(sents)
+                    sent_parts.append(np.asarray(sents, dtype=np.float16))
+                _insert_chunk(db, pos, c, row)
+                pos += 1
+
             for doc_id in sorted(kept_docs):
-                assert self.base is not None
-                rows = self.base._db.execute(
+                assert base is not None
+                rows = base._db.execute(
                     "SELECT id, title, source, url, published_at, origin, extra, hash, n_chunks, "
                     "text FROM docs WHERE id = ?",
                     (doc_id,),
                 ).fetchone()
                 db.execute("INSERT INTO docs VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-                chunks = self.base.chunks_of(doc_id)
-                for _, c in chunks:
-                    _insert_chunk(db, pos, c)
-                    pos += 1
+                chunks = base.chunks_of(doc_id)
+                olds = base.sentence_vectors_at([p for p, _ in chunks])
+                for (_, c), sents in zip(chunks, olds, strict=True):
+                    add_chunk(c, sents)
                 if chunks:
                     idx = np.array([p for p, _ in chunks])
-                    vec_parts.append(np.asarray(self.base.vectors[idx], dtype=np.float32))
+                    vec_parts.append(np.asarray(base.vectors[idx], dtype=np.float32))
                 documents[doc_id] = old_manifest_docs[doc_id]
             for doc_id in sorted(self._added):
                 pd = self._added[doc_id]
@@ -394,9 +436,9 @@ class IndexWriter:
                         d.text,
                     ),
                 )
-                for c in pd.chunks:
-                    _insert_chunk(db, pos, c)
-                    pos += 1
+                sents_of = pd.sentence_vectors or [None] * len(pd.chunks)
+                for c, sents in zip(pd.chunks, sents_of, strict=True):
+                    add_chunk(c, sents)
                 if len(pd.chunks):
                     vec_parts.append(np.asarray(pd.vectors, dtype=np.float32))
                 documents[doc_id] = {
@@ -412,6 +454,8 @@ class IndexWriter:
             if vectors.shape != (pos, dim):
                 raise AssertionError(f"vectors {vectors.shape} do not match {pos} chunks")
             np.save(aside / "vectors.npy", np.ascontiguousarray(vectors))
+            if sent_parts:
+                np.save(aside / "sentences.npy", np.ascontiguousarray(np.vstack(sent_parts)))
             created = self.base.manifest.get("created_at") if self.base else None
             manifest = {
                 "format": FORMAT_VERSION,
@@ -420,7 +464,7 @@ class IndexWriter:
                 "updated_at": _now(),
                 "settings": settings,
                 "embedding": embedding,
-                "counts": {"documents": len(documents), "chunks": pos},
+                "counts": {"documents": len(documents), "chunks": pos, "sentences": n_sent},
                 "faiss": {"type": "flat"},
                 "documents": documents,
                 "build_seconds": round(time.time() - t0, 3),
@@ -475,10 +519,10 @@ class IndexWriter:
                 shutil.rmtree(p, ignore_errors=True)
 
 
-def _insert_chunk(db: sqlite3.Connection, pos: int, c: Chunk) -> None:
+def _insert_chunk(db: sqlite3.Connection, pos: int, c: Chunk, sent_row: int) -> None:
     db.execute(
-        "INSERT INTO chunks VALUES (?,?,?,?,?,?,?)",
-        (pos, c.id, c.doc_id, c.start, c.end, c.text, json.dumps(c.sentences)),
+        "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?)",
+        (pos, c.id, c.doc_id, c.start, c.end, c.text, json.dumps(c.sentences), sent_row),
     )
 
 

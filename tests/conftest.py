@@ -52,6 +52,11 @@ class CountingEncoder:
         self.texts += len(texts)
         return self.inner.encode(texts, **kw)
 
+    def encode_with_spans(self, texts: Sequence[str], spans: Any, **kw: Any) -> Any:
+        self.calls += 1
+        self.texts += len(texts)
+        return self.inner.encode_with_spans(texts, spans, **kw)
+
 
 @pytest.fixture(scope="session")
 def encoder() -> Any:

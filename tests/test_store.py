@@ -12,7 +12,7 @@ import pytest
 from rag import api
 from rag.errors import IndexBusyError, IndexMismatchError, IndexNotFoundError
 from rag.retrieve import Retriever
-from rag.store import IndexWriter, current_generation, open_index
+from rag.store import FORMAT_VERSION, IndexWriter, current_generation, open_index
 
 from .conftest import ROOT, CountingEncoder, settings_for, write
 
@@ -37,8 +37,13 @@ def test_save_then_load_gives_identical_hits(bundled_index: Path, encoder: Any) 
     assert np.allclose(norms, 1.0, atol=1e-4)
     for c in b.all_chunks():
         assert b.doc_text(c.doc_id)[c.start : c.end] == c.text
+    positions = list(range(b.n_chunks))
+    for c, sv in zip(b.all_chunks(), b.sentence_vectors_at(positions), strict=True):
+        assert sv is not None and sv.shape == (len(c.sentences), 384)  # one per sentence
+    assert np.array_equal(np.asarray(a.sent_vectors), np.asarray(b.sent_vectors))
     m = b.manifest
-    assert m["format"] == 1 and m["embedding"]["dim"] == 384
+    assert m["format"] == FORMAT_VERSION and m["embedding"]["dim"] == 384
+    assert m["embedding"]["backend"] == "onnx-int8"  # the default backend, recorded
     assert m["settings"]["embedding_model"] == "all-MiniLM-L6-v2"
     assert set(m["documents"]) == {"russia-lifts-ban-on-taliban", "why-russia-unbanned-the-taliban"}
     assert m["created_at"] and m["updated_at"]
