@@ -353,6 +353,7 @@ class Pipeline:
         history: Sequence[Turn] = (),
         llm: LLMSettings | None = None,
         stream: bool = True,
+        search_query: str | None = None,
     ) -> Iterator[Delta | Final]:
         """Answer from given passages (numbered 1..k in order) with the configured model."""
         return generate_stream(
@@ -362,6 +363,7 @@ class Pipeline:
             embed=self.retriever().embed_queries,
             history=history,
             stream=stream,
+            search_query=search_query,
         )
 
     def ask_stream(
@@ -381,7 +383,10 @@ class Pipeline:
         hits = self.retriever().search(search, k)
         t_retrieve = (time.perf_counter() - t0) * 1000
         yield Retrieved(hits, search)
-        for ev in self.answer_stream(q, hits, history=history, llm=llm, stream=stream):
+        events = self.answer_stream(
+            q, hits, history=history, llm=llm, stream=stream, search_query=search
+        )
+        for ev in events:
             if isinstance(ev, Final):
                 ev.answer.question = question
                 ev.answer.search_query = search if search != q else None

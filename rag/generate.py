@@ -52,14 +52,18 @@ def generate_stream(
     embed: EmbedFn,
     history: Sequence[Turn] = (),
     stream: bool = True,
+    search_query: str | None = None,
 ) -> Iterator[Delta | Final]:
     """Answer `question` from `hits` (numbered 1..k in order), as events.
 
+    An LLM reads the conversation (`history`); the offline answerer cannot, so it picks
+    sentences for `search_query`, the follow-up rewritten to stand alone, when there is one.
     With `stream=False` an LLM is called without token streaming (one Delta at the end).
     """
     t0 = time.perf_counter()
+    offline_q = search_query or question
     if llm.model == OFFLINE_MODEL:
-        yield from _offline(question, hits, embed, t0)
+        yield from _offline(offline_q, hits, embed, t0)
         return
     try:
         yield from _llm(question, hits, llm, history, t0, stream)
@@ -68,7 +72,7 @@ def generate_stream(
             raise
         note = f"(The model {llm.model} failed: {e}. Answering offline instead.) "
         yield Delta(note)
-        for ev in _offline(question, hits, embed, t0):
+        for ev in _offline(offline_q, hits, embed, t0):
             if isinstance(ev, Final):
                 ev.answer.text = note + ev.answer.text
             yield ev

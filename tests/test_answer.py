@@ -58,6 +58,22 @@ def test_streamed_text_equals_the_final_answer(bundled_index: Path) -> None:
     _assert_citations_resolve(final.answer, bundled_index)
 
 
+def test_offline_follow_up_answers_the_rewritten_question(bundled_index: Path) -> None:
+    """The offline answerer cannot read the conversation: it answers the follow-up as
+    rewritten with the previous turn, so "and what do critics say?" gets cited passages."""
+    p = api.Pipeline(settings_for(bundled_index))
+    first = p.ask("why did Russia lift the ban")
+    history = [
+        {"role": "user", "content": "why did Russia lift the ban"},
+        {"role": "assistant", "content": first.text},
+    ]
+    a = p.ask("and what do critics say?", history=history)
+    assert a.search_query and "why did Russia lift the ban" in a.search_query
+    assert a.question == "and what do critics say?"
+    assert not a.abstained and a.citations
+    _assert_citations_resolve(a, bundled_index)
+
+
 def test_abstains_when_the_articles_do_not_cover_the_question(bundled_index: Path) -> None:
     p = api.Pipeline(settings_for(bundled_index))
     for q in ("What is the boiling point of ethanol?", "When was the Supreme Court hearing held?"):

@@ -388,7 +388,15 @@ def ask(page: Any, text: str) -> Any:
     expect(answers(page)).to_have_count(n + 1)
     msg = answers(page).nth(n)
     expect(msg.locator(".message-content")).to_contain_text("model:")
+    wait_idle(page)
     return msg
+
+
+def wait_idle(page: Any) -> None:
+    """The answer's footer shows a moment before chainlit ends the task; text typed into
+    the composer in between can leave its send button disabled, so wait for the end
+    (the stop button goes away)."""
+    expect(page.locator("#stop-button")).to_have_count(0)
 
 
 def new_chat(page: Any, base: str) -> None:
@@ -684,6 +692,7 @@ def test_time_to_first_token_and_answer(page: Any, server: ChatServer) -> None:
     }"""
     runs = []
     for _ in range(5):
+        wait_idle(page)
         page.locator("#chat-input").fill(DEMO)
         expect(page.locator("#chat-submit")).to_be_enabled()
         page.evaluate(timing_js)
