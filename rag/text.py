@@ -45,15 +45,25 @@ def _stemmer():  # type: ignore[no-untyped-def]
 
 def fold(text: str) -> str:
     """Lowercase with accents removed ("Café" → "cafe")."""
-    text = unicodedata.normalize("NFKD", text.lower())
+    text = text.lower()
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKD", text)
+    if _COMBINING.search(text) is None:
+        return text
     return "".join(c for c in text if not unicodedata.combining(c))
+
+
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
 def words(text: str) -> list[str]:
     """Lowercase words, possessive endings removed ("Russia's" → "russia")."""
-    out = []
-    for w in _WORD.findall(fold(text)):
-        w = w.replace("’", "'")
+    out: list[str] = []
+    for w in _WORD.findall(fold(text).replace("’", "'")):
+        if "'" not in w:
+            out.append(w)
+            continue
         if w.endswith("'s"):
             w = w[:-2]
         out.extend(p for p in w.split("'") if p)
@@ -68,5 +78,14 @@ def terms(text: str) -> list[str]:
 
     British -ise spellings are folded into -ize first ("normalise" matches "normalize").
     """
-    ws = [_BRITISH.sub(r"iz\1", w) for w in words(text) if w not in STOPWORDS]
-    return list(_stemmer().stemWords(ws)) if ws else []
+    ws = words(text)
+    new = [w for w in set(ws) if w not in _TERMS]
+    if new:
+        if len(_TERMS) > 1_000_000:  # a bound on memory for endless vocabularies
+            _TERMS.clear()
+        stems = _stemmer().stemWords([_BRITISH.sub(r"iz\1", w) for w in new])
+        _TERMS.update((w, None if w in STOPWORDS else t) for w, t in zip(new, stems, strict=True))
+    return [t for w in ws if (t := _TERMS[w]) is not None]
+
+
+_TERMS: dict[str, str | None] = {}  # word → its term (None for a stop word)
