@@ -102,7 +102,9 @@ _NOT_NAMES = frozenset(
 _GENERIC = frozenset(
     "name names kind type happen happened say says said describe describes mean means exactly "
     "roughly approximately many much long year years date time first called according article "
-    "report reports new recent current currently day month week".split()
+    "report reports new recent current currently day month week come comes came coming go goes "
+    "went get gets got take takes took make makes made give gives gave become becomes became"
+    "".split()
 )
 _LEAD = re.compile(
     r"^(notably|in fact|indeed|however|but|and|yet|still|meanwhile|moreover|furthermore|"
@@ -130,7 +132,17 @@ def question_kind(q: str) -> str:
         return "number"
     if _WHO.search(q):
         return "who"
+    if _LIST.search(q):
+        return "list"
     return "other"
+
+
+# "what three factors", "which two countries", "list the ..."
+_LIST = re.compile(
+    r"\b(what|which|name)\s+(the\s+)?(two|three|four|five|six|several)\b|^\s*list\b", re.I
+)
+# an enumeration: "security anxieties, energy ambitions, and authoritarian solidarity"
+_ENUMERATION = re.compile(r"\w[\w' -]*,\s*\w[\w' -]*,?\s+(and|or)\s+\w")
 
 
 @dataclass(slots=True)
@@ -251,7 +263,7 @@ def pick_sentences(
 
     picked: list[int] = [order[0]]
     n_words = len(best.text.split())
-    limit = params.max_sentences if kind in ("why", "other") else 2
+    limit = params.max_sentences if kind in ("why", "other", "list") else 2
     for i in order[1:]:
         if len(picked) >= limit:
             break
@@ -326,6 +338,8 @@ def _cue(kind: str, text: str) -> float:
         return 1.0 if _NUMBER.search(text) else 0.0
     if kind == "who":
         return 1.0 if _NAME.search(text) else 0.0
+    if kind == "list":
+        return 1.0 if _ENUMERATION.search(text) else 0.0
     return 0.0
 
 
