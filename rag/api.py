@@ -114,7 +114,10 @@ def ingest(
     )
     fingerprint = index_fingerprint(s)
 
-    with IndexWriter(s.index.dir, lock_timeout_s=s.index.lock_timeout_s) as w:
+    writer = IndexWriter(
+        s.index.dir, lock_timeout_s=s.index.lock_timeout_s, exact_up_to=s.index.exact_up_to
+    )
+    with writer as w:
         stored = w.stored_hashes()
         if w.base is not None and not rebuild:
             check_compatible(w.base.manifest, fingerprint, w.dir)
@@ -319,7 +322,7 @@ class Pipeline:
             idx = self.index()
             if self._retriever is None or self._retriever.index is not idx:
                 enc = encoder_for(self.settings, idx.manifest, for_queries=True)
-                self._retriever = Retriever(idx, enc)
+                self._retriever = Retriever(idx, enc, self.settings.retrieval)
             return self._retriever
 
     # -- checks

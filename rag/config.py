@@ -50,6 +50,13 @@ class IndexSettings(BaseModel):
         description="A long ingest publishes what it has embedded this often, so a killed "
         "run loses at most this much work (0: after every batch). `--rebuild` publishes once.",
     )
+    exact_up_to: int = Field(
+        default=50_000,
+        ge=0,
+        description="Vector search is exact (FAISS flat) up to this many chunks, an inverted-"
+        "file index (IVF, √n lists, 16 probed) above: exact search passes 10 ms near 65k "
+        "chunks on 2 cores (bench/scale.py).",
+    )
 
 
 class EmbeddingSettings(BaseModel):
@@ -90,6 +97,59 @@ class ChunkingSettings(BaseModel):
 
 class RetrievalSettings(BaseModel):
     top_k: int = Field(default=5, ge=1, description="Passages shown to the answerer.")
+    mode: Literal["hybrid", "lexical", "dense"] = Field(
+        default="hybrid",
+        description="hybrid: BM25 and dense fused; lexical: BM25 only; dense: FAISS top-k only "
+        "(no metadata, sub-queries or reranker).",
+    )
+    lexical_weight: float = Field(
+        default=0.7, ge=0, le=1, description="Weight of BM25 in the fused score (dense: 1 − it)."
+    )
+    query_parsing: bool = Field(
+        default=True, description="Use the sources, dates and times a question names."
+    )
+    decompose: bool = Field(
+        default=True, description="Sub-queries per named article and per part of the question."
+    )
+    reranker: Literal["auto", "learned", "fusion"] = Field(
+        default="auto",
+        description="learned: the bundled gradient-boosted reranker; fusion: the fused score; "
+        "auto: learned from `learned_min_chunks` chunks up (its features are scores "
+        "normalised over the index, which mean little in a handful of chunks).",
+    )
+    learned_min_chunks: int = Field(
+        default=1000, ge=1, description="auto: the smallest index the learned reranker ranks."
+    )
+    reranker_model: str | None = Field(
+        default=None, description="Path of another reranker model JSON (same features)."
+    )
+    same_article_discount: tuple[float, float] = Field(
+        default=(0.7, 0.5),
+        description="learned: value factors of a 2nd and a 3rd+ chunk of one article.",
+    )
+    diversify: bool = Field(
+        default=True, description="fusion: interleave sub-query rankings with per-article caps."
+    )
+    first_pass_cap: int = Field(default=3, ge=1, description="fusion: per article, 1st pass.")
+    max_per_article: int = Field(default=4, ge=1, description="fusion: per article, overall.")
+    source_boost: float = Field(default=3.0, description="Added for a source the question names.")
+    date_boost: float = Field(default=1.0, description="Added for the date the question names.")
+    range_boost: float = Field(default=0.3, description="Added inside a before/after range.")
+    time_boost: float = Field(default=1.0, description="Added for the time the question names.")
+    clause_weight: float = Field(
+        default=0.5, ge=0, le=1, description="Weight of an article's clause in its sub-query."
+    )
+    candidates: int = Field(default=100, ge=1, description="Candidates from the question.")
+    candidates_per_hop: int = Field(default=30, ge=1, description="From each named article.")
+    candidates_per_part: int = Field(default=10, ge=1, description="From each question part.")
+    cross_encoder: str | None = Field(
+        default=None,
+        description="A sentence-transformers cross-encoder (name or local path) that reorders "
+        "the top `cross_encoder_top`; off by default (no weights can be downloaded here).",
+    )
+    cross_encoder_top: int = Field(
+        default=30, ge=1, description="Passages the cross-encoder reads."
+    )
 
 
 class LLMSettings(BaseModel):

@@ -1,9 +1,10 @@
 """Question → ranked Hits from a stored index.
 
-Dense search: the question is embedded with the index's encoder and the nearest chunk
-vectors (cosine; the vectors are normalised, so inner product) come from FAISS. The
-seam for lexical search and fusion is `Retriever.search`, which every face calls.
-What it does not do: load indexes or models (the caller passes them in).
+`Retriever.search` is what every face calls. The ranking is `rag.search` (hybrid BM25 +
+dense with metadata, sub-queries and a learned reranker; plain FAISS top-k with
+`retrieval.mode = "dense"`), optionally reordered by a cross-encoder. Query vectors are
+remembered (the offline answerer asks for them again). What it does not do: load
+indexes or models (the caller passes them in).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from rag.config import RetrievalSettings
 from rag.embed import Encoder
+from rag.search import Searcher
 from rag.store import StoredIndex
 from rag.types import Hit
 
@@ -22,47 +25,82 @@ if TYPE_CHECKING:
 
 
 class Retriever:
-    def __init__(self, index: StoredIndex, encoder: Encoder) -> None:
+    def __init__(
+        self, index: StoredIndex, encoder: Encoder, cfg: RetrievalSettings | None = None
+    ) -> None:
         self.index = index
         self.encoder = encoder
+        self.cfg = cfg or RetrievalSettings()
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # question → vector
         self._lock = threading.Lock()
+        self.searcher = Searcher(index, self.embed_queries, self.cfg)
+        self._cross: object | None = None
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
         """Query vectors; the last few are remembered (the answerer asks for them again)."""
         import numpy as np
 
         with self._lock:
-            missing = [q for q in dict.fromkeys(queries) if q not in self._recent]
+            found = {q: self._recent[q] for q in dict.fromkeys(queries) if q in self._recent}
+        missing = [q for q in dict.fromkeys(queries) if q not in found]
         if missing:
             vecs = self.encoder.encode(missing, batch_size=64)
+            found.update(zip(missing, vecs, strict=True))
             with self._lock:
                 for q, v in zip(missing, vecs, strict=True):
                     self._recent[q] = v
                 while len(self._recent) > 256:
                     self._recent.popitem(last=False)
-        with self._lock:
-            return np.stack([self._recent[q] for q in queries])
+        return np.stack([found[q] for q in queries])
 
     def search(self, query: str, k: int) -> list[Hit]:
         return self.search_many([query], k)[0]
 
     def search_many(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
-        """Top-k hits for each query; queries are embedded and searched in one batch."""
+        """Top-k hits for each query (embedded in one batch)."""
         if self.index.n_chunks == 0 or not queries:
             return [[] for _ in queries]
+        depth = max(k, self.cfg.cross_encoder_top) if self.cfg.cross_encoder else k
+        ranked = self.searcher.search_many(queries, depth)
         qv = self.embed_queries(queries)
-        scores, positions = self.index.faiss_index().search(qv, min(k, self.index.n_chunks))
         docs = self.index.docs()
         out: list[list[Hit]] = []
-        for row_scores, row_pos in zip(scores, positions, strict=True):
-            keep = [(float(s), int(p)) for s, p in zip(row_scores, row_pos, strict=True) if p >= 0]
-            chunks = self.index.chunks_at([p for _, p in keep])
-            sents = self.index.sentence_vectors_at([p for _, p in keep])
+        for q, v, r in zip(queries, qv, ranked, strict=True):
+            rows, scores = r.positions, r.scores
+            if self.cfg.cross_encoder and rows:
+                rows, scores = self._cross_rerank(q, rows)
+            rows, scores = rows[:k], scores[:k]
+            chunks = self.index.chunks_at(rows)
+            sents = self.index.sentence_vectors_at(rows)
+            cosine = self.index.vectors[rows] @ v if rows else []
             out.append(
                 [
-                    Hit(chunk=c, doc=docs[c.doc_id], score=s, rank=r, dense=s, sentence_vectors=v)
-                    for r, ((s, _), c, v) in enumerate(zip(keep, chunks, sents, strict=True), 1)
+                    Hit(
+                        chunk=c,
+                        doc=docs[c.doc_id],
+                        score=s,
+                        rank=i,
+                        dense=float(d),
+                        sentence_vectors=sv,
+                    )
+                    for i, (c, s, d, sv) in enumerate(
+                        zip(chunks, scores, cosine, sents, strict=True), 1
+                    )
                 ]
             )
         return out
+
+    def _cross_rerank(self, query: str, rows: list[int]) -> tuple[list[int], list[float]]:
+        """Reorder by a cross-encoder's score of (question, header + passage)."""
+        from rag.chunking import embed_text, header_text
+
+        if self._cross is None:
+            from sentence_transformers import CrossEncoder
+
+            self._cross = CrossEncoder(self.cfg.cross_encoder, device="cpu")
+        docs = self.index.docs()
+        chunks = self.index.chunks_at(rows)
+        pairs = [(query, embed_text(c.text, header_text(docs[c.doc_id]))) for c in chunks]
+        scores = self._cross.predict(pairs, show_progress_bar=False)  # type: ignore[attr-defined]
+        order = sorted(range(len(rows)), key=lambda i: -float(scores[i]))
+        return [rows[i] for i in order], [float(scores[i]) for i in order]
