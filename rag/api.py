@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from rag.chunking import Chunker, ChunkParams, embed_text, header_text
-from rag.config import LLMSettings, Settings, index_fingerprint, load_settings
+from rag.config import OFFLINE_MODEL, LLMSettings, Settings, index_fingerprint, load_settings
 from rag.embed import Encoder, get_encoder
 from rag.errors import IndexMismatchError, IndexNotFoundError, UsageError
 from rag.followup import condense
 from rag.generate import Delta, Final, Turn, collect, generate_stream
 from rag.ingest import Skipped, read_paths
+from rag.llm import prefetch_litellm
 from rag.retrieve import Retriever
 from rag.store import IndexWriter, StoredIndex, check_compatible, current_generation, open_index
 from rag.types import Answer, Chunk, Document, Hit
@@ -382,6 +383,8 @@ class Pipeline:
         t0 = time.perf_counter()
         k = top_k or self.settings.retrieval.top_k
         q = self.check_question(question, k)
+        if (llm or self.settings.llm).model != OFFLINE_MODEL:
+            prefetch_litellm()  # imported while we retrieve
         search = condense(q, history, llm or self.settings.llm) if history else q
         hits = self.retriever().search(search, k)
         t_retrieve = (time.perf_counter() - t0) * 1000

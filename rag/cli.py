@@ -132,8 +132,13 @@ def ask(
         p.ensure_index(notice=_err)
     out = sys.stdout
     answer = None
+    remote = s.llm.model != "offline"
     for ev in p.ask_stream(question):
         if isinstance(ev, Retrieved):
+            if remote and not as_json:  # a model takes seconds: say what it is reading
+                _err(f"Reading {len(ev.hits)} passages for {s.llm.model}:")
+                for i, h in enumerate(ev.hits, 1):
+                    _err(f"  [{i}] {_title_line(h.doc)}")
             continue
         if isinstance(ev, Final):
             answer = ev.answer
@@ -151,10 +156,14 @@ def ask(
             out.write(_source_line(c) + "\n")
 
 
+def _title_line(d: Any) -> str:
+    meta = ", ".join(x for x in (d.source, (d.published_at or "")[:10]) if x)
+    return d.title + (f" — {meta}" if meta else "")
+
+
 def _source_line(c: Any) -> str:
     d, ch = c.hit.doc, c.hit.chunk
-    meta = ", ".join(x for x in (d.source, (d.published_at or "")[:10]) if x)
-    head = f"[{c.n}] {d.title}" + (f" — {meta}" if meta else "") + f"  ({ch.doc_id})"
+    head = f"[{c.n}] {_title_line(d)}  ({ch.doc_id})"
     if c.quotes:
         doc_text = ch.text
         quote = " … ".join(doc_text[s - ch.start : e - ch.start] for s, e in c.quotes)

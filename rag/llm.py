@@ -13,9 +13,12 @@ would sleep up to 120 s on a Retry-After header, past any deadline we promise.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -45,6 +48,24 @@ def import_litellm() -> Any:
     # streamed calls to llama-named models would fetch a tokenizer from the Hugging Face hub
     litellm.disable_hf_tokenizer_download = True
     return litellm
+
+
+_PREFETCH: list[threading.Thread] = []
+
+
+def prefetch_litellm() -> None:
+    """Start importing litellm (about 3 s) in the background, once per process, so that
+    retrieval runs meanwhile; `import_litellm` then waits only for what is left."""
+    if "litellm" in sys.modules or _PREFETCH:
+        return
+    t = threading.Thread(target=_quiet_import, name="import-litellm", daemon=True)
+    _PREFETCH.append(t)
+    t.start()
+
+
+def _quiet_import() -> None:
+    with contextlib.suppress(Exception):  # the caller's own import reports it
+        import_litellm()
 
 
 def llm_kwargs(llm: LLMSettings, timeout: float | None = None) -> dict[str, Any]:

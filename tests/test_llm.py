@@ -113,6 +113,27 @@ def test_cli_unknown_model_is_one_clear_line(
     monkeypatch.setenv("RAG_LLM__MAX_RETRIES", "0")
     with pytest.raises(SystemExit) as e:
         main(["ask", QUESTION, "--index", str(bundled_index), "--model", "nonexistent/xyz"])
-    err = capsys.readouterr().err.strip()
+    lines = capsys.readouterr().err.strip().splitlines()
+    reading = [x for x in lines if x.startswith(("Reading ", "  ["))]  # before the model
+    err = "\n".join(x for x in lines if x not in reading)
     assert e.value.code == 1 and len(err.splitlines()) == 1 and "Traceback" not in err
     assert "nonexistent/xyz" in err
+
+
+def test_cli_shows_the_passages_before_a_remote_model_answers(
+    capsys: pytest.CaptureFixture[str],
+    bundled_index: Path,
+    openai_server: FakeOpenAIServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    openai_server.enqueue("Russia acted over security concerns [1].")
+    monkeypatch.setenv("RAG_LLM__API_BASE", openai_server.base_url)
+    monkeypatch.setenv("RAG_LLM__API_KEY", "sk-test-1234567")
+    main(["ask", QUESTION, "--index", str(bundled_index), "--model", "openai/test-model"])
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert lines[0] == "Reading 5 passages for openai/test-model:"
+    assert [x.split("]")[0] for x in lines[1:6]] == [f"  [{i}" for i in range(1, 6)]
+    assert "Russia Lifts Ban on Taliban" in err or "Unbanned the Taliban" in err
+    assert out.startswith("Russia acted over security concerns [1].")
+    assert "\nSources:\n[1] " in out
