@@ -138,7 +138,7 @@ def read_paths(paths: Iterable[Path | str], *, max_file_mb: float, max_files: in
             doc = item
             if doc.id in seen:
                 alt = _unique(slugify(_rel(file, root).rsplit(".", 1)[0]), seen)
-                if doc.origin and "#" in doc.origin:  # a record: number it instead
+                if file.suffix.lower() in JSON_SUFFIXES | JSONL_SUFFIXES:  # a record: number it
                     alt = _unique(doc.id, seen)
                 result.warnings.append(
                     Skipped(
@@ -374,8 +374,61 @@ def _block_text(root: Any) -> str:
     return "\n\n".join(line for line in lines if line)
 
 
+# An HTML parser's tree building costs O(depth) per element, so a page nested 200,000
+# elements deep takes minutes. Browsers cap the depth (Chromium at 512); past this one
+# we read the page as flat text instead: blocks become paragraphs, markup is dropped.
+MAX_HTML_DEPTH = 512
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)\b[^>]*?(/?)>")
+_VOID = {
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+    "source", "track", "wbr",
+}  # fmt: skip
+_RAW = re.compile(r"<(head|script|style|noscript|template|svg)\b.*?</\1\s*>", re.S | re.I)
+
+
+def html_depth(html: str, limit: int = MAX_HTML_DEPTH) -> int:
+    """How deep the elements of `html` nest (counting stops just past `limit`)."""
+    depth = deepest = 0
+    for m in _TAG.finditer(html):
+        closing, name, self_closing = m.groups()
+        if self_closing or name.lower() in _VOID:
+            continue
+        if closing:
+            depth = max(0, depth - 1)
+            continue
+        depth += 1
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                break
+    return deepest
+
+
+def flat_html_fields(html: str) -> dict[str, Any]:
+    """Title and text of a page without building its tree (for pathological nesting)."""
+    import html as html_lib
+
+    m = re.search(r"<title\b[^>]*>(.*?)</title\s*>", html, re.S | re.I)
+    title = " ".join(html_lib.unescape(m.group(1)).split()) if m else None
+    text = _RAW.sub(" ", html)
+    text = _TAG.sub(lambda t: "\n\n" if t.group(2).lower() in _BLOCK_TAGS else "", text)
+    text = html_lib.unescape(re.sub(r"<[^>]*>", "", text))
+    lines = [" ".join(p.split()) for p in text.split("\n\n")]
+    return {"title": title, "body": "\n\n".join(line for line in lines if line)}
+
+
 def _read_html(html: str, doc_id: str, where: str) -> Iterator[Document | Skipped]:
-    fields = html_to_document_fields(_clean(html))
+    html = _clean(html)
+    if html_depth(html) > MAX_HTML_DEPTH:
+        yield Skipped(
+            where,
+            f"HTML nested more than {MAX_HTML_DEPTH} elements deep; read as plain text "
+            "(its metadata and layout are ignored)",
+            kept=True,
+        )
+        fields = flat_html_fields(html)
+    else:
+        fields = html_to_document_fields(html)
     body = fields.pop("body")
     if not body.strip():
         yield Skipped(where, "HTML page with no text")

@@ -30,8 +30,13 @@ _FILES = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy")
 
 def build(passages: Sequence[list[str]], folder: Path) -> None:
     """Index passages given as term lists and save the index to `folder`."""
+    import logging
+
     import bm25s
 
+    # bm25s sets its own logger to DEBUG; once anything (torch's ONNX export does) has
+    # configured the root logger, every build would print "Building index from tokens"
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     folder.mkdir(parents=True, exist_ok=True)
     model = bm25s.BM25(k1=K1, b=B)
     model.index([list(p) for p in passages], show_progress=False)

@@ -822,6 +822,83 @@ def test_password_login(browser: Browser, login_server: ChatServer) -> None:
         page.context.close()
 
 
+# --------------------------------------------------------------------------- ingest meanwhile
+
+
+@pytest.fixture(scope="module")
+def editions(
+    tmp_path_factory: pytest.TempPathFactory, encoder: Any
+) -> tuple[Path, dict[str, Path]]:
+    """test_concurrency's two-edition corpus, indexed in its first edition."""
+    from .test_concurrency import EDITIONS, edition_corpus
+
+    base = tmp_path_factory.mktemp("editions")
+    folders = {e: edition_corpus(base / "corpus", e) for e in EDITIONS}
+    index = base / "index"
+    api.ingest([folders["amber"]], load_settings(index={"dir": index}), encoder=encoder)
+    return index, folders
+
+
+@pytest.fixture(scope="module")
+def editions_server(
+    tmp_path_factory: pytest.TempPathFactory, editions: tuple[Path, dict[str, Path]]
+) -> Iterator[ChatServer]:
+    yield from _serve(tmp_path_factory, "editions", editions[0])
+
+
+def test_answers_while_an_ingest_publishes(
+    browser: Browser, editions_server: ChatServer, editions: tuple[Path, dict[str, Path]]
+) -> None:
+    """Ingests alternate the corpus between two editions while the chat answers: every
+    answer is whole and from one edition, and the chat sees the new ones."""
+    import threading
+
+    from .test_concurrency import EDITIONS, QUESTIONS, cli_env, editions_in, rag_cmd
+
+    index, folders = editions
+    stop, failures, published = threading.Event(), [], []
+
+    def ingest_loop() -> None:
+        order = ["cobalt", "amber"]
+        i = 0
+        while not stop.is_set():
+            p = subprocess.run(
+                rag_cmd("ingest", str(folders[order[i % 2]]), "-q"),
+                env=cli_env(index),
+                capture_output=True,
+                text=True,
+            )
+            if p.returncode != 0:
+                failures.append(p.stderr)
+            published.append(order[i % 2])
+            i += 1
+
+    page = browser.new_page()
+    writer = threading.Thread(target=ingest_loop)
+    seen: set[str] = set()
+    try:
+        new_chat(page, editions_server.base)
+        writer.start()
+        n = 0
+        while (n < 8 or len(seen) < 2 or len(published) < 3) and n < 60:
+            msg = ask(page, QUESTIONS[n % len(QUESTIONS)])
+            text = text_of(msg.locator(".message-content"))
+            assert "Sorry" not in text and "Traceback" not in text, text
+            found = editions_in([text])
+            assert len(found) == 1, f"an answer mixes editions {sorted(found)}: {text}"
+            seen |= found
+            n += 1
+    finally:
+        stop.set()
+        writer.join(timeout=300)
+        page.context.close()
+    assert not failures, failures[0]
+    assert seen == set(EDITIONS), f"the chat never saw a new edition in {n} answers"
+    assert len(published) >= 3
+    assert "Traceback" not in editions_server.log()
+    print(f"\nchat under ingest: {n} answers while {len(published)} ingests published, none mixed")
+
+
 # --------------------------------------------------------------------------- the network
 
 

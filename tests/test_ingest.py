@@ -134,3 +134,15 @@ def test_oversized_file_is_skipped(tmp_path: Path) -> None:
     write(tmp_path / "big.txt", "Title\n" + "word " * 300_000)
     r = read_paths([tmp_path], max_file_mb=1, max_files=10)
     assert not r.documents and "larger than 1 MB" in r.skipped[0].reason
+
+
+def test_deeply_nested_html_is_read_as_flat_text_with_a_warning(tmp_path: Path) -> None:
+    deep = "<div>" * 5000 + "<p>Deep &amp; inside.</p><script>evil()</script>" + "</div>" * 5000
+    write(tmp_path / "deep.html", f"<html><head><title>Deep</title></head><body>{deep}</body>")
+    write(tmp_path / "ok.html", "<html><body>" + "<div>" * 100 + "<p>Shallow.</p></body>")
+    r = read(tmp_path)
+    docs = {d.id: d for d in r.documents}
+    assert docs["deep"].title == "Deep" and docs["deep"].text == "Deep & inside."
+    assert docs["ok"].text == "Shallow."
+    assert [Path(w.where).name for w in r.warnings] == ["deep.html"]
+    assert "nested more than 512" in r.warnings[0].reason
