@@ -41,6 +41,7 @@ RETRYABLE = (
 def import_litellm() -> Any:
     """litellm, imported with its cost map read locally (otherwise it fetches it)."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    redact_logs()  # before litellm can log anything
     import litellm
 
     litellm.suppress_debug_info = True  # no "Give Feedback" banner on stdout per error
@@ -81,21 +82,60 @@ def llm_kwargs(llm: LLMSettings, timeout: float | None = None) -> dict[str, Any]
         kw["api_base"] = llm.api_base
     if llm.api_key is not None:
         kw["api_key"] = llm.api_key.get_secret_value()
+        redact_logs(kw["api_key"])
     elif llm.api_base and llm.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
         kw["api_key"] = "no-key"  # local OpenAI-compatible servers often need none, the SDK does
     return kw
 
 
+_SECRETS: set[str] = set()  # keys handed to litellm in this process
+_LOG_FACTORY: list[Any] = []
+
+
 def redact(text: str, llm: LLMSettings | None = None) -> str:
     """Remove API keys (the configured one, and anything shaped like one) from text."""
+    secrets = set(_SECRETS)
     if llm is not None and llm.api_key is not None:
-        secret = llm.api_key.get_secret_value()
+        secrets.add(llm.api_key.get_secret_value())
+    for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
     for var, value in os.environ.items():
         if var.endswith(("_API_KEY", "_TOKEN", "_SECRET")) and len(value) >= 8:
             text = text.replace(value, "***")
     return re.sub(r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{6,}", "***", text)
+
+
+def redact_logs(secret: str | None = None) -> None:
+    """Keep `secret` and API keys from the environment (`redact`) out of every log record
+    of the process, third-party ones included.
+
+    Providers echo a rejected key in their error bodies, and litellm, openai and httpx
+    log those bodies at DEBUG. A filter on a logger misses its children's records, so
+    this wraps the record factory instead: records are made only for enabled levels, so
+    it costs nothing when nothing is logged.
+    """
+    import logging
+
+    if secret and len(secret) >= 4:
+        _SECRETS.add(secret)
+    if _LOG_FACTORY:
+        return
+    inner = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = inner(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: leave it to logging's own error path
+            return record
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return record
+
+    _LOG_FACTORY.append(factory)
+    logging.setLogRecordFactory(factory)
 
 
 def model_error(llm: LLMSettings, exc: BaseException | str, attempts: int = 1) -> ModelError:

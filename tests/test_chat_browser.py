@@ -658,6 +658,8 @@ def test_llm_error_is_readable_and_the_chat_goes_on(
     close_panel(page)
     assert "question failed: model openai/test-model" in server.log()
     assert "Traceback" not in server.log()
+    assert "sk-test-chat-1234" not in server.log()  # the key reached the LLM, not the log
+    assert any(r.api_key == "sk-test-chat-1234" for r in llm_server.chat_requests)
 
 
 def load_title(path: Path) -> str:

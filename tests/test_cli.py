@@ -121,6 +121,32 @@ def test_missing_path_leaves_the_index_untouched(
     assert current_generation(index_copy) == gen
 
 
+def test_too_many_files_is_one_line_and_the_index_untouched(
+    capsys: pytest.CaptureFixture[str], index_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = index_copy.parent / "many"
+    for i in range(6):
+        write(d / f"a{i}.md", f"# A{i}\n\nText {i}.")
+    gen = current_generation(index_copy)
+    monkeypatch.setenv("RAG_LIMITS__MAX_FILES", "5")
+    code, _, err = run(capsys, "ingest", str(d), "--index", str(index_copy))
+    line = one_line_error(err)
+    assert code == 2 and "more than 5 files" in line and "RAG_LIMITS__MAX_FILES" in line
+    assert current_generation(index_copy) == gen
+
+
+def test_a_file_over_the_size_limit_is_skipped_naming_the_setting(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = tmp_path / "in"
+    write(d / "ok.md", "# Tea\n\nGreen tea is popular in Japan.")
+    write(d / "big.txt", "Big\n" + "word " * 250_000)
+    monkeypatch.setenv("RAG_LIMITS__MAX_FILE_MB", "1")
+    code, out, err = run(capsys, "ingest", str(d), "--index", str(tmp_path / "ix"), "-q")
+    assert code == 0 and "1 added" in out and "1 skipped" in out
+    assert "big.txt: larger than 1 MB" in err and "RAG_LIMITS__MAX_FILE_MB" in err
+
+
 def test_bad_files_are_skipped_and_the_rest_ingested(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
