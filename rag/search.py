@@ -67,6 +67,7 @@ class Ranked:
     positions: list[int]  # chunk rows, best first
     scores: list[float]
     parsed: ParsedQuery | None = None
+    dense: list[float] | None = None  # cosine of each to the searched text (no dense: None)
 
 
 class Searcher:
@@ -356,7 +357,9 @@ class Searcher:
         else:
             rows = _interleave(lists, g, self.table.doc, k, self.cfg)
             scores = [float(g[r]) for r in rows]
-        return Ranked(rows, scores, plan.parsed)
+        cos = vecs.get(plan.text)
+        dense = [float(cos[r]) for r in rows] if cos is not None else None
+        return Ranked(rows, scores, plan.parsed, dense)
 
     def _dense_only(self, queries: Sequence[str], k: int) -> list[Ranked]:
         qv = self.embed(list(queries))
@@ -364,7 +367,7 @@ class Searcher:
         out = []
         for ss, rr in zip(scores, rows, strict=True):
             keep = rr >= 0
-            out.append(Ranked(rr[keep].tolist(), ss[keep].tolist()))
+            out.append(Ranked(rr[keep].tolist(), ss[keep].tolist(), dense=ss[keep].tolist()))
         return out
 
 

@@ -240,3 +240,26 @@ def test_a_large_index_gets_an_approximate_vector_index(
         assert _top_docs(index, q, k=1, mode=mode) == ["verge-phone"], mode
     exact = _top_docs(news_index, "store fees appeal", k=4, reranker="fusion")
     assert sorted(_top_docs(index, "store fees appeal", k=4, reranker="fusion")) == sorted(exact)
+
+
+def test_a_question_ranks_the_same_alone_and_in_a_batch(bundled_index: Path) -> None:
+    """int8 activations are quantised per batch: batching questions would make one's
+    ranking depend on the others (an eval would disagree with `rag ask`)."""
+    questions = [
+        "Why did Russia lift the ban on the Taliban?",
+        "What did the Supreme Court hearing decide, and who asked for it?",
+        "x",
+        "How many people died in the March 2024 concert hall attack near Moscow?" * 3,
+    ]
+
+    def fresh() -> Any:
+        return api.Pipeline(settings_for(bundled_index, retrieval={"top_k": 8})).retriever()
+
+    batched = fresh().search_many(questions, 8)
+    for q, hits in zip(questions, batched, strict=True):
+        alone = fresh().search(q, 8)
+        assert [h.chunk.id for h in alone] == [h.chunk.id for h in hits]
+        # equal up to BLAS rounding (a matrix product of another shape); batched int8
+        # vectors differed by up to 1.4 % in cosine
+        assert [h.score for h in alone] == pytest.approx([h.score for h in hits], abs=1e-5)
+        assert [h.dense for h in alone] == pytest.approx([h.dense for h in hits], abs=1e-5)

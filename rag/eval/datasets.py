@@ -207,8 +207,14 @@ def _json_array_items(text: str, path: Path) -> list[tuple[Any, int]]:
     """Items of a top-level JSON array with the line each starts on."""
     dec = json.JSONDecoder()
 
-    def line_of(pos: int) -> int:
-        return text.count("\n", 0, pos) + 1
+    counted = [0, 1]  # position up to which newlines are counted, and the line there
+
+    def line_of(pos: int) -> int:  # positions only grow: count each newline once
+        if pos < counted[0]:
+            return text.count("\n", 0, pos) + 1
+        counted[1] += text.count("\n", counted[0], pos)
+        counted[0] = pos
+        return counted[1]
 
     def skip(pos: int) -> int:
         while pos < len(text) and text[pos] in " \t\r\n":

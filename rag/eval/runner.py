@@ -38,7 +38,10 @@ ITEMS_FILE = "items.jsonl"
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
 RUN_FORMAT = 1
-RETRIEVAL_BATCH = 64
+# questions handed to `search_many` at once: it searches blocks of 64 on every core, so a
+# batch must hold a few blocks per core for the cores to be busy (and it is what a Ctrl-C
+# may lose, so not the whole set)
+RETRIEVAL_BATCH = 256
 # config keys that may differ between an interrupted run and its resumption
 _RESUME_FREE = frozenset({"gold", "concurrency", "started", "judge_cache"})
 
