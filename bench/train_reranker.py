@@ -37,9 +37,9 @@ from rag.eval.metrics import Ranked, retrieval_scores, squash  # noqa: E402
 from rag.search import FEATURES, _select  # noqa: E402
 
 GBM = dict(
-    max_iter=150,
-    learning_rate=0.08,
-    max_leaf_nodes=15,
+    max_iter=400,
+    learning_rate=0.05,
+    max_leaf_nodes=31,
     min_samples_leaf=50,
     l2_regularization=1.0,
     random_state=0,

@@ -55,11 +55,18 @@ FEATURES = (
     "time", "m_bm25", "m_dense", "m_fused", "m_log_rank", "m_date", "m_time", "doc_bm25",
     "doc_dense", "doc_fused", "doc_log_rank", "in_doc_rank", "in_doc_gap", "place",
     "n_mentions", "has_mentions", "sent_bm25", "m_sent_bm25", "seg_bm25", "seg_log_rank",
-    "seg_sent_bm25", "n_segments",
+    "seg_sent_bm25", "n_segments", "sent_dense", "m_sent_dense", "sent_dense_gap",
+    "sent_dense_z",
 )  # fmt: skip
 _LOW = -3.0  # a z-score for "not scored by this sub-query"
 _DENSE_CANDIDATES = 1000  # an approximate index scores this many chunks per query
 _BLOCK = 64  # queries searched together
+
+
+class DenseScores(dict):  # type: ignore[type-arg]
+    """text → cosine of every chunk to it; `vectors`: text → its query vector."""
+
+    vectors: dict[str, np.ndarray]
 
 
 @dataclass
@@ -111,6 +118,10 @@ class Searcher:
         sorted_doc = self.table.doc[self._by_doc]
         self._doc_starts = np.flatnonzero(np.r_[True, sorted_doc[1:] != sorted_doc[:-1]])
         self._doc_of_start = sorted_doc[self._doc_starts]
+        # per document number: its rows' range [lo, hi) in _by_doc
+        self._doc_bounds = np.zeros((2, self.n_docs), dtype=np.int64)
+        self._doc_bounds[0, self._doc_of_start] = self._doc_starts
+        self._doc_bounds[1, self._doc_of_start] = np.r_[self._doc_starts[1:], self.n]
 
     # ------------------------------------------------------------------ public
     def search_many(self, queries: Sequence[str], k: int) -> list[Ranked]:
@@ -121,10 +132,18 @@ class Searcher:
         blocks = [queries[i : i + _BLOCK] for i in range(0, len(queries), _BLOCK)]
         if len(blocks) == 1:
             return self._search_block(blocks[0], k)
-        # many questions (an eval): blocks on every core; the encoder and numpy release the GIL
+        # many questions (an eval): blocks on every core; the encoder and numpy release the
+        # GIL. BLAS is held to one thread meanwhile: each block's matrix product would
+        # otherwise start a thread per core too (on 2 cores, 37 s instead of 28 s of wall
+        # time and 1.5x the CPU for the MultiHop dev eval)
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        from threadpoolctl import threadpool_limits
+
+        with (
+            threadpool_limits(limits=1, user_api="blas"),
+            ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
+        ):
             done = pool.map(lambda b: self._search_block(b, k), blocks)
             return [r for block in done for r in block]
 
@@ -153,25 +172,49 @@ class Searcher:
         embed_texts = [t for t in [text, *clauses] if t] if dense else []
         return _Plan(query, pq, text, hops, clauses, segs, embed_texts)
 
-    def _dense_scores(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+    def _dense_scores(self, texts: Sequence[str]) -> DenseScores:
         """Cosine of every chunk to each text, one matrix product for all of them."""
         import numpy as np
 
         texts = list(dict.fromkeys(texts))
+        out = DenseScores()
+        out.vectors = {}
         if not texts:
-            return {}
+            return out
         qv = np.asarray(self.embed(texts), dtype=np.float32)
+        out.vectors = dict(zip(texts, qv, strict=True))
         if self._vectors is not None:
             m = np.asarray(self._vectors @ qv.T, dtype=np.float32)
-            return {t: m[:, j] for j, t in enumerate(texts)}
+            out.update({t: m[:, j] for j, t in enumerate(texts)})
+            return out
         scores, rows = self.index.faiss_index().search(qv, min(_DENSE_CANDIDATES, self.n))
-        out = {}
         for t, sc, rw in zip(texts, scores, rows, strict=True):
             keep = rw >= 0
             d = np.full(self.n, float(sc[keep].min()), dtype=np.float32)
             d[rw[keep]] = sc[keep]  # beyond the candidates: the lowest score seen
             out[t] = d
         return out
+
+    def _sentence_dense(self, ids: np.ndarray, qv: list[np.ndarray]) -> np.ndarray:
+        """(len(ids), len(qv)): per candidate, the best cosine of one of its sentences
+        (late-chunked vectors stored at ingest) to each query vector; -1 without them."""
+        import numpy as np
+
+        sv = self.index.sent_vectors
+        best = np.full((len(ids), max(len(qv), 1)), -1.0, dtype=np.float32)
+        if sv is None or not qv or not len(ids):
+            return best
+        starts, ns = self.table.sent_row[ids], self.table.n_sent[ids]
+        has = ns > 0
+        if not has.any():
+            return best
+        starts, ns, owner_of = starts[has], ns[has], np.flatnonzero(has)
+        offsets = np.repeat(starts - np.cumsum(np.r_[0, ns[:-1]]), ns)
+        sel = np.arange(int(ns.sum())) + offsets
+        cos = np.asarray(sv[sel], dtype=np.float32) @ np.stack(qv).T
+        first = np.r_[0, np.cumsum(ns)[:-1]]
+        best[owner_of] = np.maximum.reduceat(cos, first, axis=0)
+        return best
 
     def _scores(self, text: str, dense: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         assert self.lex is not None
@@ -223,7 +266,7 @@ class Searcher:
         return np.fromiter((t.startswith(hhmm) for t in self.table.time), bool, self.n)
 
     def _candidates(
-        self, plan: _Plan, vecs: dict[str, np.ndarray]
+        self, plan: _Plan, vecs: DenseScores
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
         """Candidate rows, their features, the global score of every chunk and the
         rankings of the sub-queries (the global one last)."""
@@ -303,14 +346,27 @@ class Searcher:
         doc = t.doc
         dbm, dde, dfu = self._doc_max(bm), self._doc_max(de), self._doc_max(g)
         doc_rank = _ranks(dfu)
-        order = np.lexsort((-g, doc))  # by article, best chunk first
-        in_doc = np.empty(n, f32)
+        # each candidate's rank within its article (by g): only the candidates' articles
+        lo, hi = self._doc_bounds[:, doc[ids]]
+        lo, hi = np.unique(np.stack([lo, hi]), axis=1)
+        sizes = hi - lo
+        rows = self._by_doc[np.repeat(lo - np.cumsum(np.r_[0, sizes[:-1]]), sizes)
+                            + np.arange(int(sizes.sum()))]  # fmt: skip
+        order = rows[np.lexsort((-g[rows], doc[rows]))]  # by article, best chunk first
         first = np.r_[0, np.flatnonzero(doc[order][1:] != doc[order][:-1]) + 1]
-        starts = np.zeros(n, np.int64)
+        starts = np.zeros(len(order), np.int64)
         starts[first] = first
-        in_doc[order] = np.arange(n) - np.maximum.accumulate(starts)
+        in_doc = np.empty(n, f32)
+        in_doc[order] = np.arange(len(order)) - np.maximum.accumulate(starts)
         sent = self._sentences(plan.text)
         nm = float(len(plan.hops))
+        main = [vecs.vectors[plan.text]] if plan.text in vecs.vectors else []
+        hop_vecs = [vecs.vectors[c] for c in plan.clauses if c in vecs.vectors]
+        sd_all = self._sentence_dense(ids, main + hop_vecs)
+        sd = sd_all[:, 0] if main else np.full(len(ids), -1.0, f32)
+        msd = sd_all[:, len(main) :].max(axis=1) if hop_vecs else np.full(len(ids), -1.0, f32)
+        best_in_doc = np.full(self.n_docs, -9.0, f32)
+        np.maximum.at(best_in_doc, doc[ids], sd)
         X = np.stack(
             [
                 bm[ids],
@@ -333,7 +389,7 @@ class Searcher:
                 dfu[doc[ids]],
                 np.log1p(doc_rank[doc[ids]]),
                 np.log1p(in_doc[ids]),
-                (dfu[doc] - g)[ids],
+                dfu[doc[ids]] - g[ids],
                 np.log1p(t.place[ids]),
                 np.full(len(ids), nm),
                 np.full(len(ids), float(nm > 0)),
@@ -343,12 +399,16 @@ class Searcher:
                 np.log1p(s_rank[ids]),
                 s_sb[ids],
                 np.full(len(ids), float(len(plan.segments))),
+                sd,
+                msd,
+                sd - best_in_doc[doc[ids]],
+                _z(sd),
             ],
             axis=1,
         ).astype(f32)
         return ids, X, g, lists
 
-    def _search(self, plan: _Plan, vecs: dict[str, np.ndarray], k: int) -> Ranked:
+    def _search(self, plan: _Plan, vecs: DenseScores, k: int) -> Ranked:
         ids, X, g, lists = self._candidates(plan, vecs)
         k = min(k, self.n)
         if self.model is not None:
@@ -511,22 +571,45 @@ class TreeModel:
         left = np.where(self.leaf, nodes, cat("left", np.int64, shift=True))
         right = np.where(self.leaf, nodes, cat("right", np.int64, shift=True))
         self.children = np.stack([left, right], axis=1)
-        self.depth = int(max(t.get("depth", len(t["leaf"])) for t in trees)) if trees else 0
+        depths = np.array([int(t.get("depth", len(t["leaf"]))) for t in trees], dtype=np.int64)
+        self.depth = int(depths.max()) if trees else 0
+        # for `predict`: trees deepest first, so the trees still walking at step s are a
+        # prefix; leaves compare against +inf and stay put (their "left child" is self)
+        order = np.argsort(-depths, kind="stable")
+        self._roots_by_depth = self.roots[order]
+        self._active = [int((depths > s).sum()) for s in range(self.depth)]
+        self._feat = np.where(self.leaf, 0, self.feature)
+        self._thr = np.where(self.leaf, np.inf, self.threshold)
+        self._child = self.children.ravel()
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         import numpy as np
 
+        if len(self.roots) == 0:
+            return np.full(len(X), 1.0 / (1.0 + np.exp(-self.baseline)))
+        if np.isnan(X).any():
+            return self._predict_missing(X)
+        n, f = X.shape
+        flat = np.ascontiguousarray(X, dtype=np.float64).ravel()
+        node = np.repeat(self._roots_by_depth[:, None], n, axis=1)  # (trees, rows)
+        offset = np.arange(n) * f
+        for k in self._active:  # one level of every tree that is this deep
+            sub = node[:k]
+            x = flat[offset + self._feat[sub]]
+            node[:k] = self._child[2 * sub + (x > self._thr[sub])]
+        raw = self.baseline + self.value[node].sum(axis=0)
+        return 1.0 / (1.0 + np.exp(-raw))
+
+    def _predict_missing(self, X: np.ndarray) -> np.ndarray:
+        """The general walk, with scikit-learn's side for missing values."""
+        import numpy as np
+
         node = np.broadcast_to(self.roots, (len(X), len(self.roots))).copy()
         rows = np.arange(len(X))[:, None]
-        nan = bool(np.isnan(X).any())
         for _ in range(self.depth):
             x = X[rows, self.feature[node]]
-            right = x > self.threshold[node]
-            if nan:
-                right = np.where(np.isnan(x), ~self.nan_left[node], right)
+            right = np.where(np.isnan(x), ~self.nan_left[node], x > self.threshold[node])
             node = self.children[node, right.astype(np.int64)]
-            if self.leaf[node].all():
-                break
         raw = self.baseline + self.value[node].sum(axis=1)
         return 1.0 / (1.0 + np.exp(-raw))
 

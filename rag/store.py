@@ -243,6 +243,8 @@ class ChunkTable:
     day: np.ndarray  # proleptic ordinal of the publication date (-1: undated)
     time: list[str]  # "HH:MM:SS" of publication ("" when not given)
     place: np.ndarray  # 0 for a document's first chunk, 1 for its second...
+    sent_row: np.ndarray  # first row of the chunk's sentences in sentences.npy (-1: none)
+    n_sent: np.ndarray  # number of sentences of the chunk
 
     @classmethod
     def load(cls, db: sqlite3.Connection, docs: dict[str, DocMeta]) -> ChunkTable:
@@ -252,8 +254,12 @@ class ChunkTable:
         number = {d: i for i, d in enumerate(doc_ids)}
         sources = sorted({m.source for m in docs.values() if m.source})
         src_no = {s: i for i, s in enumerate(sources)}
-        rows = db.execute("SELECT doc_id FROM chunks ORDER BY pos").fetchall()
+        rows = db.execute(
+            "SELECT doc_id, sent_row, json_array_length(sentences) FROM chunks ORDER BY pos"
+        ).fetchall()
         doc = np.array([number[r[0]] for r in rows], dtype=np.int64)
+        sent_row = np.array([r[1] for r in rows], dtype=np.int64)
+        n_sent = np.array([r[2] if r[1] >= 0 else 0 for r in rows], dtype=np.int64)
         meta = [docs[d] for d in doc_ids]
         doc_source = np.array([src_no.get(m.source or "", -1) for m in meta] + [-1])
         doc_day = np.array([_day(m.published_at) for m in meta] + [-1])
@@ -272,6 +278,8 @@ class ChunkTable:
             day=doc_day[doc] if len(doc) else doc,
             time=[doc_time[i] for i in doc],
             place=place,
+            sent_row=sent_row,
+            n_sent=n_sent,
         )
 
 

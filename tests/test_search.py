@@ -186,7 +186,11 @@ def test_the_tree_model_predicts_like_scikit_learn() -> None:
     y = ((np.nan_to_num(X[:, 0]) + np.nan_to_num(X[:, 3]) ** 2) > 1).astype(int)
     clf = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(X, y)
     spec = json.loads(json.dumps(_export(clf)))
-    np.testing.assert_allclose(TreeModel(spec).predict(X), clf.predict_proba(X)[:, 1], atol=1e-9)
+    model = TreeModel(spec)
+    np.testing.assert_allclose(model.predict(X), clf.predict_proba(X)[:, 1], atol=1e-9)
+    full = np.nan_to_num(X)  # no missing values: the fast walk, trees of unequal depth
+    assert len(set(model._active)) > 1
+    np.testing.assert_allclose(model.predict(full), clf.predict_proba(full)[:, 1], atol=1e-9)
 
 
 def test_a_bad_reranker_model_is_a_clear_error(news_index: Path, tmp_path: Path) -> None:
