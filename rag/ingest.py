@@ -137,9 +137,10 @@ def read_paths(paths: Iterable[Path | str], *, max_file_mb: float, max_files: in
                 continue
             doc = item
             if doc.id in seen:
-                alt = _unique(slugify(_rel(file, root).rsplit(".", 1)[0]), seen)
-                if file.suffix.lower() in JSON_SUFFIXES | JSONL_SUFFIXES:  # a record: number it
-                    alt = _unique(doc.id, seen)
+                if file.suffix.lower() in JSON_SUFFIXES | JSONL_SUFFIXES:
+                    alt = _unique(doc.id, seen)  # a record's id is its own: number it
+                else:  # a file's id is its stem: take its path instead
+                    alt = _unique(slugify(_rel(file, root).rsplit(".", 1)[0]), seen)
                 result.warnings.append(
                     Skipped(
                         doc.origin or str(file),
@@ -376,45 +377,122 @@ def _block_text(root: Any) -> str:
 
 # An HTML parser's tree building costs O(depth) per element, so a page nested 200,000
 # elements deep takes minutes. Browsers cap the depth (Chromium at 512); past this one
-# we read the page as flat text instead: blocks become paragraphs, markup is dropped.
+# we read the page with a flat, linear tokenizer instead: blocks become paragraphs,
+# markup is dropped, the title and <meta> fields are kept.
 MAX_HTML_DEPTH = 512
-_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)\b[^>]*?(/?)>")
+# a tag, bounded in length so that a stray "<" never makes a scan quadratic
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]{0,63})\b([^<>]{0,4000})>")
+_ATTR = re.compile(r"""([a-zA-Z_:][-\w:.]*)\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+)""")
 _VOID = {
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
     "source", "track", "wbr",
 }  # fmt: skip
-_RAW = re.compile(r"<(head|script|style|noscript|template|svg)\b.*?</\1\s*>", re.S | re.I)
+# elements whose end tag may be left out: the next sibling closes them, they do not nest
+_IMPLIED_END = {
+    "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "thead", "tbody",
+    "tfoot", "colgroup", "caption", "rb", "rt", "rp", "rtc",
+}  # fmt: skip
+# their content is text, not markup; dropped (the title is kept as the title)
+_RAW_TEXT = {"script", "style", "textarea", "title", "xmp", "noscript", "template", "svg"}
+
+
+def _html_tokens(html: str) -> Iterator[tuple[str, str, str, str]]:
+    """(kind, name, attributes, text) in one left-to-right pass: kind is "text", "open",
+    "close" or "raw" (a raw-text element whole: its text is the content). Comments and
+    unterminated raw elements end where a browser would end them."""
+    lower = html.lower()
+    pos, n = 0, len(html)
+    while pos < n:
+        i = html.find("<", pos)
+        if i < 0:
+            yield "text", "", "", html[pos:]
+            return
+        if i > pos:
+            yield "text", "", "", html[pos:i]
+        if html.startswith("<!--", i):
+            j = html.find("-->", i + 4)
+            pos = n if j < 0 else j + 3
+            continue
+        m = _TAG.match(html, i)
+        if m is None:
+            if html.startswith("<!", i) or html.startswith("<?", i):  # doctype, <?xml ...>
+                j = html.find(">", i)
+                pos = n if j < 0 else j + 1
+            else:
+                yield "text", "", "", "<"
+                pos = i + 1
+            continue
+        closing, name, attrs = m.group(1), m.group(2).lower(), m.group(3)
+        pos = m.end()
+        if closing:
+            yield "close", name, "", ""
+        elif name in _RAW_TEXT and not attrs.rstrip().endswith("/"):
+            j = lower.find("</" + name, pos)
+            end = n if j < 0 else j
+            yield "raw", name, attrs, html[pos:end]
+            k = html.find(">", end)
+            pos = n if j < 0 or k < 0 else k + 1
+        else:
+            yield "open", name, attrs, ""
 
 
 def html_depth(html: str, limit: int = MAX_HTML_DEPTH) -> int:
-    """How deep the elements of `html` nest (counting stops just past `limit`)."""
+    """How deep the elements of `html` nest (counting stops just past `limit`). Void
+    elements and those with an optional end tag do not nest; `<div/>` does (HTML ignores
+    the slash on a non-void element)."""
     depth = deepest = 0
-    for m in _TAG.finditer(html):
-        closing, name, self_closing = m.groups()
-        if self_closing or name.lower() in _VOID:
+    for kind, name, _, _ in _html_tokens(html):
+        if name in _VOID or name in _IMPLIED_END:
             continue
-        if closing:
+        if kind == "close":
             depth = max(0, depth - 1)
-            continue
-        depth += 1
-        if depth > deepest:
-            deepest = depth
-            if deepest > limit:
-                break
+        elif kind == "open":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    break
     return deepest
 
 
 def flat_html_fields(html: str) -> dict[str, Any]:
-    """Title and text of a page without building its tree (for pathological nesting)."""
+    """Title, metadata and text of a page without building its tree (linear time)."""
     import html as html_lib
 
-    m = re.search(r"<title\b[^>]*>(.*?)</title\s*>", html, re.S | re.I)
-    title = " ".join(html_lib.unescape(m.group(1)).split()) if m else None
-    text = _RAW.sub(" ", html)
-    text = _TAG.sub(lambda t: "\n\n" if t.group(2).lower() in _BLOCK_TAGS else "", text)
-    text = html_lib.unescape(re.sub(r"<[^>]*>", "", text))
+    title: str | None = None
+    metas: dict[str, str] = {}
+    parts: list[str] = []
+    for kind, name, attrs, text in _html_tokens(html):
+        if kind == "text":
+            parts.append(text)
+        elif kind == "raw":
+            if name == "title" and title is None:
+                title = " ".join(html_lib.unescape(text).split()) or None
+        elif name in _BLOCK_TAGS:
+            parts.append("\n\n")
+        elif kind == "open" and name in ("meta", "link", "time"):
+            a = {k.lower(): html_lib.unescape(v.strip("\"'")) for k, v in _ATTR.findall(attrs)}
+            key = (
+                a.get("property") or a.get("name") or (f"rel:{a.get('rel')}" if "rel" in a else "")
+            )
+            value = a.get("content") or a.get("href") or a.get("datetime")
+            if name == "time":
+                key = "time"
+            if key and value and key.lower() not in metas:
+                metas[key.lower()] = " ".join(value.split())
+    text = html_lib.unescape("".join(parts))
     lines = [" ".join(p.split()) for p in text.split("\n\n")]
-    return {"title": title, "body": "\n\n".join(line for line in lines if line)}
+
+    def meta(*keys: str) -> str | None:
+        return next((metas[k] for k in keys if metas.get(k)), None)
+
+    return {
+        "title": meta("og:title", "twitter:title") or title,
+        "url": meta("og:url", "rel:canonical"),
+        "published_at": meta("article:published_time", "date", "pubdate", "dc.date", "time"),
+        "source": meta("og:site_name", "application-name"),
+        "body": "\n\n".join(line for line in lines if line),
+    }
 
 
 def _read_html(html: str, doc_id: str, where: str) -> Iterator[Document | Skipped]:
@@ -423,7 +501,7 @@ def _read_html(html: str, doc_id: str, where: str) -> Iterator[Document | Skippe
         yield Skipped(
             where,
             f"HTML nested more than {MAX_HTML_DEPTH} elements deep; read as plain text "
-            "(its metadata and layout are ignored)",
+            "(its layout is ignored)",
             kept=True,
         )
         fields = flat_html_fields(html)

@@ -90,6 +90,7 @@ def llm_kwargs(llm: LLMSettings, timeout: float | None = None) -> dict[str, Any]
 
 _SECRETS: set[str] = set()  # keys handed to litellm in this process
 _LOG_FACTORY: list[Any] = []
+_LOG_LOCK = threading.Lock()
 
 
 def redact(text: str, llm: LLMSettings | None = None) -> str:
@@ -101,9 +102,17 @@ def redact(text: str, llm: LLMSettings | None = None) -> str:
         if secret:
             text = text.replace(secret, "***")
     for var, value in os.environ.items():
-        if var.endswith(("_API_KEY", "_TOKEN", "_SECRET")) and len(value) >= 8:
+        if var.endswith(_SECRET_VARS) and len(value) >= 8:
             text = text.replace(value, "***")
-    return re.sub(r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{6,}", "***", text)
+    return _KEY_SHAPE.sub("***", text)
+
+
+# environment variables that hold secrets by convention (OPENAI_API_KEY, HF_TOKEN,
+# AWS_SECRET_ACCESS_KEY, CHAINLIT_AUTH_SECRET...)
+_SECRET_VARS = ("_API_KEY", "_TOKEN", "_SECRET", "_SECRET_KEY", "_ACCESS_KEY", "_PASSWORD")
+# provider keys: sk-…, sk-proj-…, sk-ant-api03-…, pk-/rk-; long and with digits, so that
+# a slug such as "sk-hynix-results" in a log line is left alone
+_KEY_SHAPE = re.compile(r"\b(?:sk|pk|rk)-(?=[A-Za-z0-9_\-]*\d)[A-Za-z0-9_\-]{16,}")
 
 
 def redact_logs(secret: str | None = None) -> None:
@@ -119,23 +128,29 @@ def redact_logs(secret: str | None = None) -> None:
 
     if secret and len(secret) >= 4:
         _SECRETS.add(secret)
-    if _LOG_FACTORY:
-        return
-    inner = logging.getLogRecordFactory()
+    with _LOG_LOCK:
+        if _LOG_FACTORY:
+            return
+        inner = logging.getLogRecordFactory()
 
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = inner(*args, **kwargs)
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record: leave it to logging's own error path
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = inner(*args, **kwargs)
+            try:
+                message = record.getMessage()
+            except Exception:  # a malformed record: leave it to logging's own error path
+                return record
+            clean = redact(message)
+            if clean != message:
+                record.msg, record.args = clean, None
+            if record.exc_info:  # a traceback is formatted later, from the exception
+                text = logging.Formatter().formatException(record.exc_info)
+                record.exc_text = redact(text)
+            if record.stack_info:
+                record.stack_info = redact(record.stack_info)
             return record
-        clean = redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        return record
 
-    _LOG_FACTORY.append(factory)
-    logging.setLogRecordFactory(factory)
+        _LOG_FACTORY.append(factory)
+        logging.setLogRecordFactory(factory)
 
 
 def model_error(llm: LLMSettings, exc: BaseException | str, attempts: int = 1) -> ModelError:

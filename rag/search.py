@@ -31,7 +31,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -133,17 +135,12 @@ class Searcher:
         if len(blocks) == 1:
             return self._search_block(blocks[0], k)
         # many questions (an eval): blocks on every core; the encoder and numpy release the
-        # GIL. BLAS is held to one thread meanwhile: each block's matrix product would
-        # otherwise start a thread per core too (on 2 cores, 37 s instead of 28 s of wall
-        # time and 1.5x the CPU for the MultiHop dev eval)
+        # GIL. BLAS and OpenMP are held to one thread meanwhile: each block's matrix
+        # product would otherwise start a thread per core too (on 2 cores, 37 s instead of
+        # 28 s of wall time and 1.5x the CPU for the MultiHop dev eval)
         from concurrent.futures import ThreadPoolExecutor
 
-        from threadpoolctl import threadpool_limits
-
-        with (
-            threadpool_limits(limits=1, user_api="blas"),
-            ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
-        ):
+        with _one_library_thread(), ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             done = pool.map(lambda b: self._search_block(b, k), blocks)
             return [r for block in done for r in block]
 
@@ -443,6 +440,30 @@ class _Plan:
 
 
 # --------------------------------------------------------------------------- helpers
+
+_LIMIT_LOCK = threading.Lock()
+_LIMIT_STATE: dict[str, Any] = {"users": 0, "limiter": None}
+
+
+@contextmanager
+def _one_library_thread() -> Iterator[None]:
+    """BLAS and OpenMP (FAISS) at one thread while our own threads search. The limit is
+    process-wide, so overlapping searches share one: set by the first, restored by the
+    last (threadpoolctl alone would restore in the wrong order)."""
+    from threadpoolctl import threadpool_limits
+
+    with _LIMIT_LOCK:
+        if _LIMIT_STATE["users"] == 0:
+            _LIMIT_STATE["limiter"] = threadpool_limits(limits=1)
+        _LIMIT_STATE["users"] += 1
+    try:
+        yield
+    finally:
+        with _LIMIT_LOCK:
+            _LIMIT_STATE["users"] -= 1
+            if _LIMIT_STATE["users"] == 0:
+                _LIMIT_STATE["limiter"].restore_original_limits()
+                _LIMIT_STATE["limiter"] = None
 
 
 def _z(s: np.ndarray) -> np.ndarray:

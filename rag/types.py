@@ -78,6 +78,9 @@ class Hit:
     doc: DocMeta
     score: float
     rank: int = 0
+    # cosine of the chunk to the text that was searched (the question without the names
+    # and dates it was filtered by); None without dense search. For an approximate index
+    # a chunk found only by BM25 gets the lowest cosine FAISS returned.
     dense: float | None = None
     lexical: float | None = None
     sentence_vectors: Any = None  # np.ndarray (n_sentences, dim) when the index has them

@@ -888,6 +888,10 @@ def test_answers_while_an_ingest_publishes(
             assert "Sorry" not in text and "Traceback" not in text, text
             found = editions_in([text])
             assert len(found) == 1, f"an answer mixes editions {sorted(found)}: {text}"
+            msg.locator("a.element-link").first.click()  # the cited passage, whole
+            passage = text_of(page.locator("#side-view-content"))
+            assert editions_in([passage]) == found, f"the panel shows another edition: {passage}"
+            close_panel(page)
             seen |= found
             n += 1
     finally:

@@ -164,28 +164,31 @@ def test_readers_see_one_generation_while_ingests_publish(
 
 @pytest.mark.slow
 def test_two_ingests_at_once_one_waits(two_editions: tuple[Path, dict[str, Path]]) -> None:
-    """With the default lock timeout the second ingest waits, then applies its changes."""
+    """Two ingests started while a third writer holds the lock both wait for it, then
+    run one after the other: both succeed, and the index holds one edition wholly."""
     index, folders = two_editions
     before = current_generation(index)
-    procs = [
-        subprocess.Popen(
-            rag_cmd("ingest", str(folders[e]), "-q"),
-            env=cli_env(index),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for e in ("cobalt", "amber")
-    ]
+    with IndexWriter(index):
+        procs = [
+            subprocess.Popen(
+                rag_cmd("ingest", str(folders[e]), "-q"),
+                env=cli_env(index),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for e in ("cobalt", "amber")
+        ]
+        time.sleep(3.0)  # both have read their files and now wait for the lock
+        assert [p.poll() for p in procs] == [None, None]
+        assert current_generation(index) == before
     results = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
     idx = open_index(index)
     assert idx.generation != before
-    texts = [c.text for c in idx.all_chunks()]
     assert len(idx.doc_rows()) == len(TOPICS)
-    assert len(editions_in(texts)) == 1  # whichever ran last, wholly
-    leftovers = [p.name for p in index.iterdir() if ".tmp-" in p.name]
-    assert not leftovers
+    assert len(editions_in([c.text for c in idx.all_chunks()])) == 1  # the last one, wholly
+    assert not [p.name for p in index.iterdir() if ".tmp-" in p.name]
 
 
 def test_a_second_ingest_fails_clearly_while_one_holds_the_lock(

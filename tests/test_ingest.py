@@ -146,3 +146,54 @@ def test_deeply_nested_html_is_read_as_flat_text_with_a_warning(tmp_path: Path) 
     assert docs["ok"].text == "Shallow."
     assert [Path(w.where).name for w in r.warnings] == ["deep.html"]
     assert "nested more than 512" in r.warnings[0].reason
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<svg>" * 100_000 + "x",
+        "<script>" * 100_000,
+        "<title>" * 100_000,
+        "<a " * 100_000,
+        "<!--" + "x" * 100_000,
+        "<div/>" * 100_000 + "<p>Deep text.</p>",
+    ],
+    ids=["svg", "script", "title", "no-close", "comment", "self-closing-div"],
+)
+def test_hostile_html_is_read_in_linear_time(tmp_path: Path, html: str) -> None:
+    import time
+
+    write(tmp_path / "x.html", html)
+    t0 = time.perf_counter()
+    r = read(tmp_path)
+    assert time.perf_counter() - t0 < 20  # quadratic scans took minutes on these
+    assert len(r.documents) + len(r.skipped) == 1
+    if r.documents:
+        assert "<" not in r.documents[0].text
+
+
+def test_valid_html_with_implied_end_tags_keeps_its_structure(tmp_path: Path) -> None:
+    page = (
+        '<html><head><title>T</title><meta property="og:site_name" content="Site">'
+        "</head><body><!--" + "<div>" * 600 + "-->"
+        "<script>" + '"<div>"' * 600 + "</script>"
+        "<ul>" + "<li>item" * 600 + "</ul>" + "<p>para" * 600 + "</body></html>"
+    )
+    write(tmp_path / "ok.html", page)
+    r = read(tmp_path)
+    assert not r.warnings, r.warnings  # not mistaken for pathological nesting
+    assert r.documents[0].source == "Site" and "item" in r.documents[0].text
+
+
+def test_flat_reading_keeps_title_and_metadata(tmp_path: Path) -> None:
+    head = (
+        '<head><title>Plain</title><meta property="og:title" content="OG &amp; Title">'
+        '<meta name="date" content="2024-05-01"><link rel="canonical" href="https://e.x/a">'
+        '<meta property="og:site_name" content="Site"></head>'
+    )
+    write(tmp_path / "deep.html", f"<html>{head}<body>{'<div>' * 600}<p>Body.</p></body>")
+    d = read(tmp_path).documents[0]
+    assert (d.title, d.url, d.published_at, d.source) == (
+        "OG & Title", "https://e.x/a", "2024-05-01", "Site",
+    )  # fmt: skip
+    assert d.text == "Body."

@@ -267,3 +267,28 @@ def test_a_question_ranks_the_same_alone_and_in_a_batch(bundled_index: Path) -> 
         # vectors differed by up to 1.4 % in cosine
         assert [h.score for h in alone] == pytest.approx([h.score for h in hits], abs=1e-5)
         assert [h.dense for h in alone] == pytest.approx([h.dense for h in hits], abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "retrieval",
+    [{"reranker": "learned"}, {"reranker": "fusion"}, {"mode": "lexical"}, {"mode": "dense"}],
+)
+def test_many_questions_on_threads_rank_as_each_alone(
+    news_index: Path, retrieval: dict[str, str]
+) -> None:
+    """search_many splits 150 questions into blocks searched on every core (the eval's
+    path): the same rankings as one question at a time, in every mode."""
+    base = [
+        "Did TechCrunch and The Verge both report the fine over store fees?",
+        "What did the regulator decide about the app maker, according to Fortune?",
+        "Which phone has a larger battery?",
+        "What happened in October 2023?",
+        "fees",
+    ]
+    questions = [f"{q} ({i})" if i else q for i in range(30) for q in base]
+    s = settings_for(news_index, retrieval={"top_k": 3, **retrieval})
+    many = api.Pipeline(s).retriever().search_many(questions, 3)
+    alone_retriever = api.Pipeline(s).retriever()
+    for q, hits in zip(questions, many, strict=True):
+        alone = alone_retriever.search(q, 3)
+        assert [h.chunk.id for h in alone] == [h.chunk.id for h in hits], q

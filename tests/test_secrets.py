@@ -138,3 +138,21 @@ def test_a_provider_key_from_the_environment_is_kept_out_of_logs(
     assert openai_server.chat_requests[-1].api_key == key
     assert key not in str(e.value)
     assert key not in caplog.text
+
+
+def test_tracebacks_and_stacks_in_logs_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    from rag.llm import redact_logs
+
+    key = "opaque-Trace-Key-9a8b7c6d5e"
+    redact_logs(key)
+    caplog.set_level(logging.DEBUG)
+    log = logging.getLogger("some.library")
+    try:
+        raise RuntimeError(f"Incorrect API key provided: {key}")
+    except RuntimeError as e:
+        log.exception("call failed: %s", e)
+    log.debug("where %s was used", key, stack_info=True)
+    log.info("a slug such as sk-hynix-results is not a key")
+    text = caplog.text
+    assert "RuntimeError: Incorrect API key provided: ***" in text
+    assert key not in text and "sk-hynix-results" in text
