@@ -12,10 +12,10 @@ For one question:
    and date) and one per part of a compound question, so that every article a comparison
    or temporal question needs has candidates of its own.
 4. **Rerank** (`reranker = "learned"`; the default `auto` uses it from 1,000 chunks up):
-   each candidate gets 30 features
-   (its scores for the question, for its article's sub-query and for the question's
-   parts, its best sentence's BM25, its article's best scores, its place in the article
-   and the article's rank...) and a gradient-boosted model trained on MultiHop-RAG's dev
+   each candidate gets 34 features (its scores for the question, for its article's
+   sub-query and for the question's parts, its best sentence's BM25 and cosine, its
+   article's best scores, its place in the article and the article's rank...) and a
+   gradient-boosted model trained on MultiHop-RAG's dev
    queries (bench/train_reranker.py, stored as JSON in rag/models/) gives the chance that
    it holds a needed fact. The top k is picked greedily, a second and third chunk of the
    same article discounted, so the list covers every article the question needs.
