@@ -889,7 +889,9 @@ def test_answers_while_an_ingest_publishes(
             found = editions_in([text])
             assert len(found) == 1, f"an answer mixes editions {sorted(found)}: {text}"
             msg.locator("a.element-link").first.click()  # the cited passage, whole
-            passage = text_of(page.locator("#side-view-content"))
+            panel = page.locator("#side-view-content")
+            expect(panel.get_by_test_id("citation-highlight")).to_contain_text("edition")
+            passage = text_of(panel)
             assert editions_in([passage]) == found, f"the panel shows another edition: {passage}"
             close_panel(page)
             seen |= found
