@@ -21,7 +21,7 @@ from typing import Any
 from rag.chunking import Chunker, ChunkParams, embed_text, header_text
 from rag.config import OFFLINE_MODEL, LLMSettings, Settings, index_fingerprint, load_settings
 from rag.embed import Encoder, get_encoder
-from rag.errors import IndexMismatchError, IndexNotFoundError, UsageError
+from rag.errors import IndexMismatchError, IndexNotFoundError, InputError, UsageError
 from rag.followup import condense
 from rag.generate import Delta, Final, Turn, collect, generate_stream
 from rag.ingest import Skipped, read_paths
@@ -54,6 +54,7 @@ class IngestReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)  # stored, their file gone (see --prune)
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[Skipped] = field(default_factory=list)
     files: int = 0
@@ -65,7 +66,8 @@ class IngestReport:
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, "
             f"{len(self.unchanged)} unchanged, {len(self.removed)} removed, "
-            f"{len(self.skipped)} skipped; {self.chunks_embedded} chunks embedded "
+            f"{len(self.skipped)} skipped; {self.chunks_embedded} "
+            f"chunk{'' if self.chunks_embedded == 1 else 's'} embedded "
             f"in {self.seconds:.1f} s → {self.index}"
         )
 
@@ -77,6 +79,20 @@ class IngestProgress:
     on_start: Callable[[int], None] | None = None  # total chunks to embed
     on_advance: Callable[[int], None] | None = None  # chunks just embedded
     on_notice: Callable[[str], None] | None = None
+
+
+def recorded_inputs(index_dir: Path) -> list[str]:
+    """The files and folders an index was built from (its manifest's `inputs`)."""
+    import json
+
+    gen = current_generation(index_dir)
+    if gen is None:
+        return []
+    try:
+        manifest = json.loads((index_dir / gen / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [str(p) for p in manifest.get("inputs", [])]
 
 
 def _origin_file(origin: str | None) -> str | None:
@@ -108,17 +124,33 @@ def ingest(
     s = settings or load_settings()
     progress = progress or IngestProgress()
     t0 = time.perf_counter()
-    paths = list(paths) if paths else list(s.index.corpus)
+    recorded = recorded_inputs(Path(s.index.dir))
+    if paths:
+        paths = list(paths)
+    elif recorded and not rebuild:  # what this index was built from, not the bundled corpus
+        paths = [p for p in recorded if Path(p).exists()]
+        missing = [p for p in recorded if not Path(p).exists()]
+        if missing and progress.on_notice:
+            progress.on_notice(f"recorded input {', '.join(missing)} is gone; skipping it")
+        if not paths:
+            raise InputError(
+                f"none of the inputs index {s.index.dir} was built from exists any more "
+                f"({', '.join(recorded)}); name the files or folders to read"
+            )
+    else:
+        paths = list(s.index.corpus)
     read = read_paths(paths, max_file_mb=s.limits.max_file_mb, max_files=s.limits.max_files)
     report = IngestReport(
         Path(s.index.dir), skipped=read.skipped, warnings=read.warnings, files=read.files
     )
+    inputs = sorted({*([] if rebuild else recorded), *(str(Path(p).resolve()) for p in paths)})
     fingerprint = index_fingerprint(s)
 
     writer = IndexWriter(
         s.index.dir, lock_timeout_s=s.index.lock_timeout_s, exact_up_to=s.index.exact_up_to
     )
     with writer as w:
+        w.inputs = inputs
         stored = w.stored_hashes()
         if w.base is not None and not rebuild:
             check_compatible(w.base.manifest, fingerprint, w.dir)
@@ -138,6 +170,11 @@ def ingest(
                 (report.updated if old is not None else report.added).append(d.id)
                 todo.append(d)
 
+        if not prune and not rebuild:  # say what --prune would remove
+            for doc_id, origin in w.stored_origins().items():
+                f = _origin_file(origin)
+                if f is not None and not Path(f).exists():
+                    report.gone.append(doc_id)
         if prune and not rebuild:
             seen_ids = {d.id for d in read.documents}
             read_files = {_origin_file(d.origin) for d in read.documents}
@@ -187,7 +224,7 @@ def ingest(
         if embedding is None:  # a new index with nothing to embed still records its model
             enc = encoder or encoder_for(s)
             embedding = {"model": s.embedding.model, "dim": enc.dim, "backend": enc.backend}
-        if w.changed or w.base is None or rebuild:
+        if w.changed or w.base is None or rebuild or inputs != recorded:
             report.generation = w.commit(fingerprint, embedding)
         elif report.generation is None:
             report.generation = w.base.generation
@@ -321,6 +358,11 @@ class Pipeline:
     def retriever(self) -> Retriever:
         with self._lock:
             idx = self.index()
+            if idx.n_chunks == 0:
+                raise IndexNotFoundError(
+                    f"index {self.index_dir} holds no documents yet; add some with "
+                    f"`rag ingest PATH --index {self.index_dir}`"
+                )
             if self._retriever is None or self._retriever.index is not idx:
                 enc = encoder_for(self.settings, idx.manifest, for_queries=True)
                 self._retriever = Retriever(idx, enc, self.settings.retrieval)

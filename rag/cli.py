@@ -50,8 +50,8 @@ def ingest(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Files or folders (.md .txt .html .json .jsonl); default: the "
-            "bundled articles (index.corpus)."
+            help="Files or folders (.md .txt .html .json .jsonl); default: what the "
+            "index was built from, or the bundled articles (index.corpus) for a new one."
         ),
     ] = None,
     index: IndexOpt = None,
@@ -92,7 +92,7 @@ def ingest(
             s,
             rebuild=rebuild,
             prune=prune,
-            progress=IngestProgress(on_start=start, on_advance=advance),
+            progress=IngestProgress(on_start=start, on_advance=advance, on_notice=_err),
         )
     finally:
         if "p" in bar:
@@ -101,6 +101,12 @@ def ingest(
         _err(f"skipped {x.where}: {x.reason}")
     for x in report.warnings:
         _err(f"warning: {x.where}: {x.reason}")
+    if report.gone:
+        some = ", ".join(report.gone[:3]) + (" …" if len(report.gone) > 3 else "")
+        _err(
+            f"note: {len(report.gone)} stored document(s) whose file is gone ({some}); "
+            "`rag ingest --prune` removes them"
+        )
     print(report.summary())
 
 
@@ -170,7 +176,9 @@ def _source_line(c: Any) -> str:
     else:
         quote = ch.text
     quote = textwrap.shorten(" ".join(quote.split()), width=300, placeholder=" …")
-    return head + "\n" + textwrap.indent(textwrap.fill(f"“{quote}”", width=96), "    ")
+    if not quote.startswith(("“", '"')):  # a quoted sentence brings its own marks
+        quote = f"“{quote}”"
+    return head + "\n" + textwrap.indent(textwrap.fill(quote, width=96), "    ")
 
 
 # --------------------------------------------------------------------------- users

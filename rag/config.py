@@ -195,6 +195,14 @@ class LLMSettings(BaseModel):
         "answerer instead of failing (the answer says so).",
     )
 
+    @field_validator("model")
+    @classmethod
+    def _model_name(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError(f"is empty; use `{OFFLINE_MODEL}` or a litellm model name")
+        return OFFLINE_MODEL if v.lower() == OFFLINE_MODEL else v
+
 
 class LimitSettings(BaseModel):
     max_question_chars: int = Field(default=2000, ge=10, description="Longest question accepted.")
@@ -301,8 +309,9 @@ def load_settings(**overrides: Any) -> Settings:
         err = e.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         env = "RAG_" + "__".join(str(p) for p in err["loc"]).upper()
+        msg = str(err["msg"]).removeprefix("Value error, ")
         raise ConfigError(
-            f"invalid setting {where}: {err['msg']} (check the flag, {env} or the config file)"
+            f"invalid setting {where}: {msg} (check the flag, {env} or the config file)"
         ) from None
     except ConfigError:
         raise

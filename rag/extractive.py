@@ -52,6 +52,7 @@ class ExtractiveParams:
     specific_share: float = 0.2  # a word in at most this share of sentences is specific
     specific_cover: float = 0.5  # share of the specific words' weight a typed answer holds
     why_without_cause: float = 0.6  # score factor for why-answers that give no cause
+    closest_margin: float = 0.01  # a typed answer off the question's words: this near the top
 
 
 _WHY = re.compile(
@@ -238,7 +239,13 @@ def pick_sentences(
     order = sorted(range(n), key=lambda i: -cands[i].score)
     best = cands[order[0]]
     if best.score < params.min_score or best.dense < params.min_dense:
-        return Extract([], True, kind)
+        # a name the question gives ("What did Fiona Hill say?") means little to the
+        # embedding model: a sentence that holds the whole name is still on the subject
+        named = [i for i in order if _holds_a_name(question, cand_terms[i])]
+        if not named:
+            return Extract([], True, kind)
+        order = named + [i for i in order if i not in named]
+        best = cands[order[0]]
     if kind in _TYPED:
         # a when / how-many / who question needs a sentence that holds a date / number /
         # name the question does not already give, and that is about the question's
@@ -256,7 +263,18 @@ def pick_sentences(
                 near = near | set(terms(cands[i].before))
             return sum(w for t, w in weight.items() if t in near) >= need
 
-        order = [i for i in order if _has_new(kind, cands[i].text, known) and on_subject(i)]
+        # on the subject by its words, or the closest in meaning of all the sentences
+        # ("designated as an outlawed terrorist movement in 2003" for "when was it banned")
+        top_dense = max(c.dense for c in cands)
+
+        def closest(i: int) -> bool:  # not for names: any sentence near the topic has some
+            return kind != "who" and cands[i].dense >= top_dense - params.closest_margin
+
+        order = [
+            i
+            for i in order
+            if _has_new(kind, cands[i].text, known) and (on_subject(i) or closest(i))
+        ]
         if not order or cands[order[0]].score < params.typed_keep * best.score:
             return Extract([], True, kind)
         best = cands[order[0]]
@@ -307,6 +325,15 @@ def _names(text: str) -> list[list[str]]:
     if run and not (len(run) == 1 and text.startswith(run[0])):
         out.append(words(" ".join(run)))
     return out
+
+
+def _holds_a_name(question: str, sentence_terms: set[str]) -> bool:
+    """Does the sentence hold every word of a name of two or more words in the question?"""
+    for toks in _names(question):
+        want = {t for w in toks for t in terms(w)}
+        if len(toks) >= 2 and want and want <= sentence_terms:
+            return True
+    return False
 
 
 def _name_terms(cands: Sequence[Candidate]) -> set[str]:

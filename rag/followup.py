@@ -53,11 +53,22 @@ def is_follow_up(question: str) -> bool:
 
 
 def rewrite(question: str, history: Sequence[Turn]) -> str:
-    """Deterministic: the follow-up plus the previous user question, when it is one."""
-    previous = last_user_question(history)
-    if not previous or not is_follow_up(question):
+    """Deterministic: the follow-up plus the user's earlier questions back to the last
+    one that stood on its own ("what about the women?" after "and what do critics say?"
+    after "why did Russia lift the ban?" keeps all three), at most three of them."""
+    if not is_follow_up(question):
         return question
-    return f"{question.strip()} (context: {previous})"
+    earlier: list[str] = []
+    for turn in reversed(history):
+        text = turn.get("content", "").strip() if turn.get("role") == "user" else ""
+        if not text:
+            continue
+        earlier.append(text)
+        if not is_follow_up(text) or len(earlier) == 3:
+            break
+    if not earlier:
+        return question
+    return f"{question.strip()} (context: {' '.join(reversed(earlier))})"
 
 
 def condense(question: str, history: Sequence[Turn], llm: LLMSettings) -> str:

@@ -56,14 +56,15 @@ def generate_stream(
 ) -> Iterator[Delta | Final]:
     """Answer `question` from `hits` (numbered 1..k in order), as events.
 
-    An LLM reads the conversation (`history`); the offline answerer cannot, so it picks
-    sentences for `search_query`, the follow-up rewritten to stand alone, when there is one.
+    An LLM reads the conversation (`history`); the offline answerer cannot: it picks
+    sentences for the user's own words and, when those find none, for `search_query` (the
+    follow-up rewritten with the earlier questions: "who said that?" has no words of its
+    own, "and what about women?" has).
     With `stream=False` an LLM is called without token streaming (one Delta at the end).
     """
     t0 = time.perf_counter()
-    offline_q = search_query or question
     if llm.model == OFFLINE_MODEL:
-        yield from _offline(offline_q, hits, embed, t0)
+        yield from _offline(question, hits, embed, t0, search_query)
         return
     try:
         yield from _llm(question, hits, llm, history, t0, stream)
@@ -72,7 +73,7 @@ def generate_stream(
             raise
         note = f"(The model {llm.model} failed: {e}. Answering offline instead.) "
         yield Delta(note)
-        for ev in _offline(offline_q, hits, embed, t0):
+        for ev in _offline(question, hits, embed, t0, search_query):
             if isinstance(ev, Final):
                 ev.answer.text = note + ev.answer.text
             yield ev
@@ -82,9 +83,13 @@ def generate_stream(
 
 
 def _offline(
-    question: str, hits: Sequence[Hit], embed: EmbedFn, t0: float
+    question: str, hits: Sequence[Hit], embed: EmbedFn, t0: float, rewritten: str | None = None
 ) -> Iterator[Delta | Final]:
+    """Sentences picked for `question`, else for its `rewritten` form; an abstention
+    repeats the user's own words."""
     extract = pick_sentences(question, hits, embed)
+    if extract.abstained and rewritten and rewritten != question:
+        extract = pick_sentences(rewritten, hits, embed)
     text = compose(extract, question)
     stream = cite.MarkerStream(range(1, len(hits) + 1))
     parts: list[str] = []

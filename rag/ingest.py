@@ -189,13 +189,15 @@ def _read_file(file: Path, root: Path, max_file_mb: float) -> Iterator[Document 
     if not data.strip():
         yield Skipped(where, "empty file")
         return
-    if b"\x00" in data[:8192]:
+    utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")  # a byte-order mark (Windows "Unicode")
+    if b"\x00" in data[:8192] and not utf16:
         yield Skipped(where, "binary file (not text)")
         return
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-16") if utf16 else data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        yield Skipped(where, f"not UTF-8 (byte {e.start}); convert it to UTF-8")
+        enc = "UTF-16" if utf16 else "UTF-8"
+        yield Skipped(where, f"not {enc} (byte {e.start}); convert it to UTF-8")
         return
     suffix = file.suffix.lower()
     stem_id = slugify(file.stem) or "doc"
@@ -514,6 +516,9 @@ def _read_html(html: str, doc_id: str, where: str) -> Iterator[Document | Skippe
     title = fields.get("title")
     if not title:
         title, body = _title_from_body(body)
+    if not body.strip():
+        yield Skipped(where, "no text besides the title")
+        return
     meta = {k: v for k, v in fields.items() if k != "title" and v}
     yield _make_doc(meta, doc_id, title, body, where)
 
@@ -567,4 +572,7 @@ def _record(rec: Any, where: str) -> Iterator[Document | Skipped]:
     title = _str(rec.get("title"))
     if not title:
         title, body = _title_from_body(body)
+    if not body.strip():
+        yield Skipped(where, "record has no text besides its title")
+        return
     yield _make_doc(rec, record_id(rec), title, body, where)

@@ -36,6 +36,17 @@ RETRYABLE = (
     "APIError",
     "MidStreamFallbackError",
 )
+# a request the provider refuses as such: asking again gets the same answer
+NOT_RETRYABLE = (
+    "BadRequestError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "UnprocessableEntityError",
+    "ContextWindowExceededError",
+    "ContentPolicyViolationError",
+    "UnsupportedParamsError",
+)
 
 
 def import_litellm() -> Any:
@@ -191,7 +202,13 @@ def retry_after(exc: BaseException) -> float | None:
 
 
 def _retryable(exc: BaseException) -> bool:
-    return any(cls.__name__ in RETRYABLE for cls in type(exc).__mro__)
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if names & set(NOT_RETRYABLE):
+        return False
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429):
+        return False
+    return bool(names & set(RETRYABLE))
 
 
 class Call:

@@ -63,6 +63,7 @@ FEATURES = (
 _LOW = -3.0  # a z-score for "not scored by this sub-query"
 _DENSE_CANDIDATES = 1000  # an approximate index scores this many chunks per query
 _BLOCK = 64  # queries searched together
+_SENTENCE_COPY_BYTES = 256 << 20  # float32 copy of the sentence vectors up to this size
 
 
 class DenseScores(dict):  # type: ignore[type-arg]
@@ -88,7 +89,7 @@ class Searcher:
         self.index, self.embed, self.cfg = index, embed, cfg
         self.table = index.table()
         lex = index.lexical() if cfg.mode != "dense" else None
-        if cfg.mode != "dense" and lex is None:
+        if cfg.mode != "dense" and lex is None and index.n_chunks:
             raise IndexMismatchError(
                 f"index {index.dir} has no lexical index; run `rag ingest --rebuild`"
             )
@@ -111,6 +112,11 @@ class Searcher:
         self._zeros = np.zeros(self.n, dtype=np.float32)
         self._titles: list[set[str]] | None = None
         self._vectors = np.asarray(index.vectors, dtype=np.float32) if self._exact else None
+        # sentence vectors are stored as float16; numpy converts those slowly (0.6 ms for a
+        # question's ~900 candidate sentences), so a small index keeps a float32 copy
+        sv = index.sent_vectors
+        small = sv is not None and sv.size * 4 <= _SENTENCE_COPY_BYTES
+        self._sent_f32 = np.asarray(sv, dtype=np.float32) if small else None
         if self.sent_owner is not None:  # sentence rows are grouped by chunk, in order
             owner = np.asarray(self.sent_owner)
             self._sent_starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
@@ -197,7 +203,7 @@ class Searcher:
         (late-chunked vectors stored at ingest) to each query vector; -1 without them."""
         import numpy as np
 
-        sv = self.index.sent_vectors
+        sv = self._sent_f32 if self._sent_f32 is not None else self.index.sent_vectors
         best = np.full((len(ids), max(len(qv), 1)), -1.0, dtype=np.float32)
         if sv is None or not qv or not len(ids):
             return best

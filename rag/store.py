@@ -469,6 +469,7 @@ class IndexWriter:
         self._timeout = lock_timeout_s
         self._exact_up_to = exact_up_to
         self.base: StoredIndex | None = None
+        self.inputs: list[str] | None = None  # files and folders read (None: keep the base's)
         self._removed: set[str] = set()
         self._added: dict[str, PendingDoc] = {}
 
@@ -619,6 +620,9 @@ class IndexWriter:
                 "created_at": created or _now(),
                 "updated_at": _now(),
                 "settings": settings,
+                "inputs": self.inputs
+                if self.inputs is not None
+                else (self.base.manifest.get("inputs", []) if self.base else []),
                 "embedding": embedding,
                 "counts": {"documents": len(documents), "chunks": pos, "sentences": n_sent},
                 "faiss": faiss_meta,

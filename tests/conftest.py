@@ -9,11 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from rag import api
 from rag.config import Settings, load_settings
 from rag.embed import get_encoder
 from rag.resources import articles_dir
+
+# Property tests draw the same examples on every run (a red CI must mean a change, not
+# luck); HYPOTHESIS_PROFILE=explore draws new ones each time, to hunt for bugs.
+hypothesis_settings.register_profile("repeatable", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

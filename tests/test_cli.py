@@ -198,3 +198,35 @@ def test_usage_errors_are_one_line(
     line = one_line_error(err)
     assert code == 2 and out == ""
     assert needle in line and "--help" in line
+
+
+def test_ingest_without_paths_rereads_what_the_index_was_built_from(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Not the bundled articles: `rag ingest --prune --index X` re-reads X's own inputs;
+    a plain re-ingest says which stored documents lost their file."""
+    docs, ix = tmp_path / "mine", str(tmp_path / "ix")
+    write(docs / "a.md", "# Bridge\n\nThe Quillon bridge was designed by Ada Brook in 1901.")
+    write(docs / "b.md", "# Festival\n\nThe Zorblat Festival returned on Friday.")
+    code, out, _ = run(capsys, "ingest", str(docs), "--index", ix, "-q")
+    assert code == 0 and "2 added" in out
+    (docs / "b.md").unlink()
+    code, out, err = run(capsys, "ingest", "--index", ix, "-q")
+    assert code == 0 and "0 added" in out and "1 unchanged" in out
+    assert "1 stored document(s) whose file is gone (b)" in err and "--prune" in err
+    code, out, _ = run(capsys, "ingest", "--prune", "--index", ix, "-q")
+    assert code == 0 and "0 added" in out and "1 removed" in out
+    code, out, _ = run(capsys, "docs", "--index", ix, "--json")
+    assert [d["id"] for d in json.loads(out)] == ["a"]
+
+
+def test_an_index_with_no_documents_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    write(tmp_path / "in" / "x.txt", b"\x00\x01" * 100)
+    ix = str(tmp_path / "ix")
+    code, out, _ = run(capsys, "ingest", str(tmp_path / "in"), "--index", ix, "-q")
+    assert code == 0 and "1 skipped" in out
+    code, _, err = run(capsys, "ask", "anything?", "--index", ix)
+    line = one_line_error(err)
+    assert code == 1 and "holds no documents yet" in line and "rag ingest PATH" in line

@@ -197,3 +197,26 @@ def test_flat_reading_keeps_title_and_metadata(tmp_path: Path) -> None:
         "OG & Title", "https://e.x/a", "2024-05-01", "Site",
     )  # fmt: skip
     assert d.text == "Body."
+
+
+def test_utf16_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    write(tmp_path / "win.txt", "Notes\nThe café opened in Zürich.".encode("utf-16"))
+    write(tmp_path / "bad16.txt", b"\xff\xfe" + b"\x00\xd8")  # a lone surrogate
+    r = read(tmp_path)
+    assert [d.text for d in r.documents] == ["The café opened in Zürich."]
+    assert "not UTF-16" in r.skipped[0].reason
+
+
+def test_a_heading_alone_is_no_document_in_any_format(tmp_path: Path) -> None:
+    """Found by the fuzz test: an .htm file holding just "# 0" became a document titled
+    "0" with no text."""
+    write(tmp_path / "h.htm", "# 0")
+    write(tmp_path / "r.jsonl", '{"body": "# Only a heading"}\n')
+    write(tmp_path / "t.md", "# Only a heading\n")
+    r = read(tmp_path)
+    assert not r.documents
+    assert sorted(Path(x.where.split(":")[0]).name for x in r.skipped) == [
+        "h.htm",
+        "r.jsonl",
+        "t.md",
+    ]

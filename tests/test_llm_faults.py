@@ -60,6 +60,17 @@ def test_server_errors_are_retried_with_a_bound(
     assert len(openai_server.chat_requests) == 3  # 1 + max_retries, then it stops
 
 
+@pytest.mark.parametrize("status", [400, 401, 404])
+def test_a_refused_request_is_not_retried(
+    bundled_index: Path, openai_server: FakeOpenAIServer, status: int
+) -> None:
+    openai_server.enqueue(*[Reply.http_error(status, "no such model")] * 3, GOOD)
+    with pytest.raises(ModelError) as e:
+        pipeline(bundled_index, openai_server).ask(Q)
+    assert len(openai_server.chat_requests) == 1  # asking again gets the same answer
+    assert "after" not in str(e.value) and "no such model" in str(e.value)
+
+
 def test_a_retry_after_beyond_the_wait_limit_fails_at_once(
     bundled_index: Path, openai_server: FakeOpenAIServer
 ) -> None:

@@ -262,6 +262,8 @@ def _config(opts: EvalOptions, settings: Any, idx: Any, items: Sequence[GoldItem
             for k in ("max_tokens", "overlap_tokens", "header")
         },
         "model": settings.llm.model,
+        # every retrieval setting, so `rag eval compare` runs can be told apart
+        "retrieval": settings.retrieval.model_dump(mode="json"),
         "top_k": settings.retrieval.top_k,
         "retrieve_k": max(metrics.RANK_CUTOFF, settings.retrieval.top_k),
         "retrieval_only": opts.retrieval_only,
