@@ -379,6 +379,8 @@ def compose(extract: Extract, question: str) -> str:
 
 def abstention(question: str) -> str:
     q = " ".join(question.split())
+    if len(q) > 200:  # a long question is not repeated whole
+        q = q[:200].rsplit(" ", 1)[0] + " …"
     return f"{ABSTAIN_PREFIX} — none of the passages I found answers “{q}”"
 
 
