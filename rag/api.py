@@ -125,9 +125,10 @@ def ingest(
     progress = progress or IngestProgress()
     t0 = time.perf_counter()
     recorded = recorded_inputs(Path(s.index.dir))
+    named = bool(paths)
     if paths:
         paths = list(paths)
-    elif recorded and not rebuild:  # what this index was built from, not the bundled corpus
+    elif recorded:  # what this index was built from (also to rebuild it), not the bundled corpus
         paths = [p for p in recorded if Path(p).exists()]
         missing = [p for p in recorded if not Path(p).exists()]
         if missing and progress.on_notice:
@@ -143,7 +144,9 @@ def ingest(
     report = IngestReport(
         Path(s.index.dir), skipped=read.skipped, warnings=read.warnings, files=read.files
     )
-    inputs = sorted({*([] if rebuild else recorded), *(str(Path(p).resolve()) for p in paths)})
+    # a rebuild from named paths starts the record over; anything else adds to it
+    kept = [] if (rebuild and named) else recorded
+    inputs = sorted({*kept, *(str(Path(p).resolve()) for p in paths)})
     fingerprint = index_fingerprint(s)
 
     writer = IndexWriter(

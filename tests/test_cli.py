@@ -218,6 +218,10 @@ def test_ingest_without_paths_rereads_what_the_index_was_built_from(
     assert code == 0 and "0 added" in out and "1 removed" in out
     code, out, _ = run(capsys, "docs", "--index", ix, "--json")
     assert [d["id"] for d in json.loads(out)] == ["a"]
+    code, out, _ = run(capsys, "ingest", "--rebuild", "--index", ix, "-q")  # its own inputs
+    assert code == 0 and "1 added" in out
+    code, out, _ = run(capsys, "docs", "--index", ix, "--json")
+    assert [d["id"] for d in json.loads(out)] == ["a"]
 
 
 def test_an_index_with_no_documents_says_so(
