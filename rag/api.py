@@ -173,22 +173,19 @@ def ingest(
                 (report.updated if old is not None else report.added).append(d.id)
                 todo.append(d)
 
-        if not prune and not rebuild:  # say what --prune would remove
-            for doc_id, origin in w.stored_origins().items():
-                f = _origin_file(origin)
-                if f is not None and not Path(f).exists():
-                    report.gone.append(doc_id)
-        if prune and not rebuild:
+        if not rebuild:  # stored documents whose file is gone: --prune removes them
             seen_ids = {d.id for d in read.documents}
             read_files = {_origin_file(d.origin) for d in read.documents}
             read_files |= {_origin_file(x.where) for x in read.skipped}
             for doc_id, origin in w.stored_origins().items():
                 f = _origin_file(origin)
                 gone = f is not None and not Path(f).exists()
-                dropped = f in read_files and doc_id not in seen_ids
-                if gone or dropped:
+                dropped = f in read_files and doc_id not in seen_ids  # file read, doc not in it
+                if prune and (gone or dropped):
                     w.remove(doc_id)
                     report.removed.append(doc_id)
+                elif gone:
+                    report.gone.append(doc_id)
 
         enc: Encoder | None = None
         embedding: dict[str, Any] | None = w.base.manifest["embedding"] if w.base else None

@@ -184,8 +184,7 @@ def pool_spans(hidden: np.ndarray, enc: Encoding, spans: Sequence[Span]) -> np.n
     running = np.zeros((n + 1, hidden.shape[1]), dtype=np.float64)
     np.cumsum(hidden[:n], axis=0, dtype=np.float64, out=running[1:])
     v = (running[hi] - running[lo]) / (hi - lo)[:, None]
-    norm = np.linalg.norm(v, axis=1, keepdims=True)
-    out[ok] = np.where(norm > 0, v / np.where(norm > 0, norm, 1.0), 0.0)
+    out[ok] = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)  # 0 stays 0
     return out
 
 

@@ -331,6 +331,19 @@ _BLOCK_TAGS = {
 }
 
 
+# <meta> property/name keys per field, best first (both HTML readers use them)
+_META_TITLE = ("og:title", "twitter:title")
+_META_URL = ("og:url",)
+_META_DATE = ("article:published_time", "date", "pubdate", "dc.date")
+_META_SOURCE = ("og:site_name", "application-name")
+
+
+def _paragraphs(text: str) -> str:
+    """Blank-line separated paragraphs with their white space collapsed; empty ones gone."""
+    lines = [" ".join(p.split()) for p in text.split("\n\n")]
+    return "\n\n".join(line for line in lines if line)
+
+
 def html_to_document_fields(html: str) -> dict[str, Any]:
     """Title, metadata and main text of an HTML page (no markup left in the text)."""
     from selectolax.lexbor import LexborHTMLParser
@@ -344,17 +357,17 @@ def html_to_document_fields(html: str) -> dict[str, Any]:
                 return " ".join(str(node.attributes["content"]).split())
         return None
 
-    title = meta("og:title", "twitter:title")
+    title = meta(*_META_TITLE)
     if not title:
         t = tree.css_first("title") or tree.css_first("h1")
         title = " ".join(t.text().split()) if t is not None else None
     canonical = tree.css_first('link[rel="canonical"]')
-    url = meta("og:url") or (canonical.attributes.get("href") if canonical is not None else None)
-    published = meta("article:published_time", "date", "pubdate", "dc.date")
+    url = meta(*_META_URL) or (canonical.attributes.get("href") if canonical is not None else None)
+    published = meta(*_META_DATE)
     if not published:
         tnode = tree.css_first("time[datetime]")
         published = tnode.attributes.get("datetime") if tnode is not None else None
-    source = meta("og:site_name", "application-name")
+    source = meta(*_META_SOURCE)
 
     for node in tree.css(_DROP_TAGS):
         node.decompose()
@@ -372,9 +385,7 @@ def _block_text(root: Any) -> str:
             parts.append(node.text_content or "")
         elif tag in _BLOCK_TAGS:
             parts.append("\n\n")
-    paragraphs = ("".join(parts)).split("\n\n")
-    lines = [" ".join(p.split()) for p in paragraphs]
-    return "\n\n".join(line for line in lines if line)
+    return _paragraphs("".join(parts))
 
 
 # An HTML parser's tree building costs O(depth) per element, so a page nested 200,000
@@ -482,18 +493,16 @@ def flat_html_fields(html: str) -> dict[str, Any]:
                 key = "time"
             if key and value and key.lower() not in metas:
                 metas[key.lower()] = " ".join(value.split())
-    text = html_lib.unescape("".join(parts))
-    lines = [" ".join(p.split()) for p in text.split("\n\n")]
 
     def meta(*keys: str) -> str | None:
         return next((metas[k] for k in keys if metas.get(k)), None)
 
     return {
-        "title": meta("og:title", "twitter:title") or title,
-        "url": meta("og:url", "rel:canonical"),
-        "published_at": meta("article:published_time", "date", "pubdate", "dc.date", "time"),
-        "source": meta("og:site_name", "application-name"),
-        "body": "\n\n".join(line for line in lines if line),
+        "title": meta(*_META_TITLE) or title,
+        "url": meta(*_META_URL, "rel:canonical"),
+        "published_at": meta(*_META_DATE, "time"),
+        "source": meta(*_META_SOURCE),
+        "body": _paragraphs(html_lib.unescape("".join(parts))),
     }
 
 

@@ -107,19 +107,44 @@ GOOD = {
 }
 
 
+# file → (content, what ingest must say about it)
+HOSTILE: dict[str, tuple[str | bytes, str]] = {
+    "empty.md": ("", "empty file"),
+    "blank.txt": (" \n\t\n", "empty file"),
+    "binary.txt": (bytes(range(256)) * 64, "binary file"),
+    "latin1.md": ("# Caf\xe9\n\nd\xe9j\xe0 vu".encode("latin-1"), "not UTF-8"),
+    "nested.html": (
+        "<html><body>" + "<div>" * 200_000 + "<p>Deep inside, the reactor was shut down "
+        "safely.</p>" + "</div>" * 200_000 + "</body></html>",
+        "nested more than 512 elements deep",
+    ),
+    "script-only.html": (
+        "<html><body><script>alert(1)</script></body></html>",
+        "HTML page with no text",
+    ),
+    "no-close.md": (
+        "---\ntitle: Never closed\n\nThe council met on Monday.\n",
+        "front matter has no closing '---'",
+    ),
+    "bad-yaml.md": (
+        "---\ntitle: [unclosed\n---\n\nThe ferry resumed service.\n",
+        "front matter ignored",
+    ),
+    "list-yaml.md": ("---\n- a\n- b\n---\n\nThe zoo welcomed a panda.\n", "front matter ignored"),
+    "broken.json": ('[{"title": "A", "body": "text"', "invalid JSON"),
+    "scalar.json": ("42", "neither a record nor a list"),
+    "title-only.md": ("# Only a title\n", "no text besides the title"),
+}
+
+
 def hostile_folder(root: Path) -> dict[str, str]:
     """Writes the hostile corpus; returns file name → what ingest must say about it."""
-    expect: dict[str, str] = {}
     for name, text in GOOD.items():
         write(root / f"{name}.md", text)
-    write(root / "empty.md", "")
-    expect["empty.md"] = "empty file"
-    write(root / "blank.txt", " \n\t\n")
-    expect["blank.txt"] = "empty file"
-    write(root / "binary.txt", bytes(range(256)) * 64)
-    expect["binary.txt"] = "binary file"
-    write(root / "latin1.md", "# Caf\xe9\n\nd\xe9j\xe0 vu".encode("latin-1"))
-    expect["latin1.md"] = "not UTF-8"
+    expect: dict[str, str] = {}
+    for name, (content, reason) in HOSTILE.items():
+        write(root / name, content)
+        expect[name] = reason
     # ≥ 50 MB: over the default limit, skipped without being read
     with open(root / "huge.txt", "wb") as f:
         f.write(b"Huge\n")
@@ -127,21 +152,6 @@ def hostile_folder(root: Path) -> dict[str, str]:
         for _ in range(51 * 1024 * 1024 // len(line) + 1):
             f.write(line)
     expect["huge.txt"] = "larger than 50 MB"
-    nested = "<div>" * 200_000 + "<p>Deep inside, the reactor was shut down safely.</p>"
-    write(root / "nested.html", f"<html><body>{nested}{'</div>' * 200_000}</body></html>")
-    expect["nested.html"] = "nested more than 512 elements deep"
-    write(root / "script-only.html", "<html><body><script>alert(1)</script></body></html>")
-    expect["script-only.html"] = "HTML page with no text"
-    write(root / "no-close.md", "---\ntitle: Never closed\n\nThe council met on Monday.\n")
-    expect["no-close.md"] = "front matter has no closing '---'"
-    write(root / "bad-yaml.md", "---\ntitle: [unclosed\n---\n\nThe ferry resumed service.\n")
-    expect["bad-yaml.md"] = "front matter ignored"
-    write(root / "list-yaml.md", "---\n- a\n- b\n---\n\nThe zoo welcomed a panda.\n")
-    expect["list-yaml.md"] = "front matter ignored"
-    write(root / "broken.json", '[{"title": "A", "body": "text"')
-    expect["broken.json"] = "invalid JSON"
-    write(root / "scalar.json", "42")
-    expect["scalar.json"] = "neither a record nor a list"
     write(
         root / "mixed.jsonl",
         '{"id": "rec-1", "title": "Rail strike", "body": "Train drivers walked out."}\n'
@@ -158,8 +168,6 @@ def hostile_folder(root: Path) -> dict[str, str]:
     write(root / "b" / "dup.md", "# Dup B\n\nThe second dup article.\n")
     expect["dup.md"] = "is taken by"
     (root / "folder.md").mkdir()  # a directory with a supported suffix is not a file
-    write(root / "title-only.md", "# Only a title\n")
-    expect["title-only.md"] = "no text besides the title"
     return expect
 
 
