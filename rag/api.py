@@ -410,6 +410,7 @@ class Pipeline:
             history=history,
             stream=stream,
             search_query=search_query,
+            check=self.settings.check,
         )
 
     def ask_stream(

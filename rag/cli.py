@@ -128,38 +128,97 @@ def ask(
     ] = None,
     top_k: Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to show.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    verify_model: Annotated[
+        str | None,
+        typer.Option("--verify-model", help="A litellm model that checks support (YES/NO)."),
+    ] = None,
+    unsupported: Annotated[
+        str | None,
+        typer.Option(
+            "--unsupported", help="`mark` (default) or `drop` sentences no passage supports."
+        ),
+    ] = None,
 ) -> None:
-    """Answer a question from the indexed articles, citing passages as [n]."""
+    """Answer a question from the indexed articles, citing passages as [n].
+
+    The answer streams as it is written (on a terminal); then every sentence is checked
+    against the passages and the checked, cited answer replaces it. A sentence that no
+    passage supports is marked [unsupported].
+    """
     from rag.api import Final, Pipeline, Retrieved
 
-    s = _settings(index, llm={"model": model}, retrieval={"top_k": top_k})
+    s = _settings(
+        index,
+        llm={"model": model},
+        retrieval={"top_k": top_k},
+        check={"verify_model": verify_model, "unsupported": unsupported},
+    )
     p = Pipeline(s)
     if index is None:
         p.ensure_index(notice=_err)
     out = sys.stdout
     answer = None
     remote = s.llm.model != "offline"
-    for ev in p.ask_stream(question):
-        if isinstance(ev, Retrieved):
-            if remote and not as_json:  # a model takes seconds: say what it is reading
-                _err(f"Reading {len(ev.hits)} passages for {s.llm.model}:")
-                for i, h in enumerate(ev.hits, 1):
-                    _err(f"  [{i}] {_title_line(h.doc)}")
-            continue
-        if isinstance(ev, Final):
-            answer = ev.answer
-        elif not as_json:
-            out.write(ev.text)
-            out.flush()
+    live = _Draft() if (not as_json and out.isatty()) else None
+    try:
+        for ev in p.ask_stream(question):
+            if isinstance(ev, Retrieved):
+                if remote and not as_json:  # a model takes seconds: say what it is reading
+                    _err(f"Reading {len(ev.hits)} passages for {s.llm.model}:")
+                    for i, h in enumerate(ev.hits, 1):
+                        _err(f"  [{i}] {_title_line(h.doc)}")
+                continue
+            if isinstance(ev, Final):
+                answer = ev.answer
+            elif live is not None:
+                live.add(ev.text)
+    finally:
+        if live is not None:
+            live.stop()  # the draft disappears: the checked answer replaces it
     assert answer is not None
     if as_json:
         out.write(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) + "\n")
         return
-    out.write("\n")
+    out.write(_marked(answer) + "\n")
     if answer.citations:
         out.write("\nSources:\n")
         for c in answer.citations:
             out.write(_source_line(c) + "\n")
+    if any(x.claim and not x.supported for x in answer.sentences):
+        out.write(f"\n{UNSUPPORTED}: no passage shown supports that sentence.\n")
+
+
+UNSUPPORTED = "[unsupported]"
+
+
+class _Draft:
+    """The answer as it streams, shown on the terminal until the checked one replaces it."""
+
+    def __init__(self) -> None:
+        from rich.live import Live
+        from rich.text import Text
+
+        self.text = Text()
+        self.live = Live(self.text, auto_refresh=False, transient=True, vertical_overflow="crop")
+        self.live.start()
+
+    def add(self, piece: str) -> None:
+        self.text.append(piece)
+        self.live.refresh()
+
+    def stop(self) -> None:
+        self.live.stop()
+
+
+def _marked(answer: Any) -> str:
+    """The answer text with each unsupported sentence followed by [unsupported]."""
+    text, out, pos = answer.text, [], 0
+    for x in answer.sentences:
+        if x.claim and not x.supported and x.end > x.start:
+            out += [text[pos : x.end], " ", UNSUPPORTED]
+            pos = x.end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _title_line(d: Any) -> str:

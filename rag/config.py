@@ -189,6 +189,14 @@ class LLMSettings(BaseModel):
         ge=0,
         description="Longest wait between retries; a Retry-After above it fails at once.",
     )
+    passage_sentences: int = Field(
+        default=4,
+        ge=0,
+        le=100,
+        description="Sentences of each passage the model reads: the ones that matter most for "
+        "the question, in article order (0: whole passages). Fewer tokens to read is a "
+        "faster first token on a local model (bench/local_llm.py).",
+    )
     fallback_offline: bool = Field(
         default=False,
         description="When the LLM fails after its retries, answer with the offline "
@@ -202,6 +210,34 @@ class LLMSettings(BaseModel):
         if not v:
             raise ValueError(f"is empty; use `{OFFLINE_MODEL}` or a litellm model name")
         return OFFLINE_MODEL if v.lower() == OFFLINE_MODEL else v
+
+
+class CheckSettings(BaseModel):
+    unsupported: Literal["mark", "drop"] = Field(
+        default="mark",
+        description="A sentence that no shown passage supports: `mark` keeps it, flagged "
+        "(`supported: false` in --json, marked in the CLI and the chat); `drop` removes it.",
+    )
+    threshold: float = Field(
+        default=0.70,
+        ge=0,
+        le=1,
+        description="Support score (term coverage and closest-sentence cosine, after the "
+        "number and name checks) at which a passage supports a sentence.",
+    )
+    verify_model: str | None = Field(
+        default=None,
+        description="A litellm model asked YES/NO whether a passage supports a sentence "
+        "(prompts/verify_support.txt), instead of the score; verdicts are cached.",
+    )
+    verify_api_base: str | None = Field(
+        default=None, description="API base of the verify model (default: the answer model's)."
+    )
+    verify_cache: Path | None = Field(
+        default=None,
+        description="SQLite file of verify verdicts (default: .verify-cache.sqlite beside the "
+        "indexes).",
+    )
 
 
 class LimitSettings(BaseModel):
@@ -246,6 +282,7 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    check: CheckSettings = Field(default_factory=CheckSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
 

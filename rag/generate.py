@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag import cite
-from rag.config import OFFLINE_MODEL, LLMSettings
+from rag.check import CheckParams, check_draft
+from rag.config import OFFLINE_MODEL, CheckSettings, LLMSettings
 from rag.errors import ModelError
 from rag.extractive import ABSTAIN_PREFIX, EmbedFn, abstention, compose, pick_sentences
 from rag.llm import Call, import_litellm
 from rag.prompts import load_template
-from rag.text import terms
-from rag.types import Answer, Citation, Hit, Usage
+from rag.trim import trim_passages
+from rag.types import Answer, Citation, Hit, SentenceCheck, Usage
+from rag.verify import make_verifier
 
 
 @dataclass(slots=True)
@@ -53,6 +55,7 @@ def generate_stream(
     history: Sequence[Turn] = (),
     stream: bool = True,
     search_query: str | None = None,
+    check: CheckSettings | None = None,
 ) -> Iterator[Delta | Final]:
     """Answer `question` from `hits` (numbered 1..k in order), as events.
 
@@ -61,21 +64,26 @@ def generate_stream(
     follow-up rewritten with the earlier questions: "who said that?" has no words of its
     own, "and what about women?" has).
     With `stream=False` an LLM is called without token streaming (one Delta at the end).
+    The `Final` answer is the draft as checked (`rag.check`): every claim cited to a shown
+    passage that supports it, or marked unsupported; the Deltas showed the draft.
     """
     t0 = time.perf_counter()
+    post = _Post(hits, embed, check or CheckSettings(), llm)
     if llm.model == OFFLINE_MODEL:
-        yield from _offline(question, hits, embed, t0, search_query)
+        yield from _offline(question, hits, embed, t0, search_query, post)
         return
     try:
-        yield from _llm(question, hits, llm, history, t0, stream)
+        yield from _llm(question, hits, llm, history, t0, stream, embed, post)
     except ModelError as e:
         if not llm.fallback_offline:
             raise
         note = f"(The model {llm.model} failed: {e}. Answering offline instead.) "
         yield Delta(note)
-        for ev in _offline(question, hits, embed, t0, search_query):
+        for ev in _offline(question, hits, embed, t0, search_query, post):
             if isinstance(ev, Final):
                 ev.answer.text = note + ev.answer.text
+                for sc in ev.answer.sentences:
+                    sc.start, sc.end = sc.start + len(note), sc.end + len(note)
             yield ev
 
 
@@ -83,7 +91,12 @@ def generate_stream(
 
 
 def _offline(
-    question: str, hits: Sequence[Hit], embed: EmbedFn, t0: float, rewritten: str | None = None
+    question: str,
+    hits: Sequence[Hit],
+    embed: EmbedFn,
+    t0: float,
+    rewritten: str | None = None,
+    post: _Post | None = None,
 ) -> Iterator[Delta | Final]:
     """Sentences picked for `question`, else for its `rewritten` form; an abstention
     repeats the user's own words."""
@@ -105,55 +118,60 @@ def _offline(
     quotes: dict[int, list[tuple[int, int]]] = {}
     for c in extract.picks:
         quotes.setdefault(c.passage, []).append((c.start, c.end))
-    yield Final(
-        _answer(
-            question,
-            "".join(parts),
-            text,
-            stream.map,
-            hits,
-            OFFLINE_MODEL,
-            extract.abstained,
-            quotes,
-            t0,
-        )
-    )
+    post = post or _Post(hits, embed, CheckSettings(), None)
+    yield Final(post.answer(question, text, OFFLINE_MODEL, extract.abstained, quotes, t0))
 
 
 # --------------------------------------------------------------------------- LLM
 
 
-def _passages(hits: Sequence[Hit]) -> list[dict[str, Any]]:
+def _passages(
+    question: str, hits: Sequence[Hit], max_sentences: int = 0, embed: EmbedFn | None = None
+) -> list[dict[str, Any]]:
+    """One line per passage: number, title, source, date and its text (trimmed to the
+    sentences that matter for the question when `max_sentences` > 0)."""
     out = []
-    for n, h in enumerate(hits, 1):
+    trimmed = trim_passages(question, hits, max_sentences, embed)
+    for n, (h, t) in enumerate(zip(hits, trimmed, strict=True), 1):
         out.append(
             {
                 "n": n,
-                "title": _attr(h.doc.title),
-                "source": _attr(h.doc.source or ""),
+                "title": _line(h.doc.title),
+                "source": _line(h.doc.source or ""),
                 "date": (h.doc.published_at or "")[:10],
-                # passages are data: they cannot close their own <passage> element
-                "text": re.sub(r"</?\s*passage", "‹passage", h.chunk.text, flags=re.I),
+                "text": _line(t.text),
             }
         )
     return out
 
 
-def _attr(s: str) -> str:
-    return s.replace('"', "'").replace("<", "‹").replace(">", "›")
+def _line(s: str) -> str:
+    """Passage text as data on one line: it cannot start a passage of its own ("[9] ...")
+    on a new line, nor carry citation markers."""
+    s = " ".join(s.split())
+    return _BRACKETED_NUMBER.sub(r"(\1)", s)
+
+
+_BRACKETED_NUMBER = re.compile(r"\[(\s*\d[\d\s,;\-–]*)\]")
 
 
 def build_messages(
-    question: str, hits: Sequence[Hit], history: Sequence[Turn] = ()
+    question: str,
+    hits: Sequence[Hit],
+    history: Sequence[Turn] = (),
+    *,
+    max_sentences: int = 0,
+    embed: EmbedFn | None = None,
 ) -> list[dict[str, str]]:
     system = load_template("answer.system.txt")
     user = load_template("answer.user.txt", USER_VARS, frozenset({"passages", "question"}))
+    passages = _passages(question, hits, max_sentences, embed)
     return [
         {"role": "system", "content": system.render()},
         {
             "role": "user",
             "content": user.render(
-                passages=_passages(hits), question=question, history=list(history)[-6:]
+                passages=passages, question=question, history=list(history)[-6:]
             ),
         },
     ]
@@ -166,8 +184,12 @@ def _llm(
     history: Sequence[Turn],
     t0: float,
     stream_tokens: bool = True,
+    embed: EmbedFn | None = None,
+    post: _Post | None = None,
 ) -> Iterator[Delta | Final]:
-    messages = build_messages(question, hits, history)
+    messages = build_messages(
+        question, hits, history, max_sentences=llm.passage_sentences, embed=embed
+    )
     stream = cite.MarkerStream(range(1, len(hits) + 1))
     parts: list[str] = []
     call = Call(messages, llm, stream=stream_tokens)
@@ -186,17 +208,8 @@ def _llm(
             f"model {llm.model} returned an empty answer; try again or use another model"
         )
     abstained = text.lstrip().startswith(ABSTAIN_PREFIX)
-    ans = _answer(
-        question,
-        text,
-        stream.raw,
-        stream.map,
-        hits,
-        llm.model,
-        abstained,
-        _quotes(text, hits, stream.map),
-        t0,
-    )
+    post = post or _Post(hits, embed, CheckSettings(), llm)
+    ans = post.answer(question, stream.raw, llm.model, abstained, {}, t0)
     ans.usage = _usage(import_litellm(), call.response)
     yield Final(ans)
 
@@ -214,69 +227,73 @@ def _usage(litellm: Any, response: Any) -> Usage:
     return Usage(getattr(u, "prompt_tokens", None), getattr(u, "completion_tokens", None), cost)
 
 
-def _quotes(
-    text: str, hits: Sequence[Hit], mapping: cite.Renumbering
-) -> dict[int, list[tuple[int, int]]]:
-    """For each cited passage, the sentence that best matches the answer sentence citing it."""
-    out: dict[int, list[tuple[int, int]]] = {}
-    for sentence in cite.split_sentences(text):
-        nums = cite.markers(sentence)
-        s_terms = set(terms(cite.MARKER.sub("", sentence)))
-        if not s_terms:
-            continue
-        for d in nums:
-            if not 1 <= d <= len(mapping.order):
-                continue
-            passage = mapping.order[d - 1]
-            chunk = hits[passage - 1].chunk
-            best, best_span = 0.0, None
-            for s, e in chunk.sentences:
-                c_terms = set(terms(chunk.text[s - chunk.start : e - chunk.start]))
-                if not c_terms:
-                    continue
-                overlap = len(s_terms & c_terms) / len(s_terms | c_terms)
-                if overlap > best:
-                    best, best_span = overlap, (s, e)
-            if best_span is not None and best >= 0.15:
-                spans = out.setdefault(passage, [])
-                if best_span not in spans:
-                    spans.append(best_span)
-    return out
-
-
 # --------------------------------------------------------------------------- assembly
 
 
-def _answer(
-    question: str,
-    text: str,
-    raw: str,
-    mapping: cite.Renumbering,
-    hits: Sequence[Hit],
-    model: str,
-    abstained: bool,
-    quotes: dict[int, list[tuple[int, int]]],
-    t0: float,
-) -> Answer:
-    if abstained:
-        text = cite.MARKER.sub("", text).strip()
+class _Post:
+    """The check after generation: the draft (passage-numbered markers) → the Answer."""
+
+    def __init__(
+        self,
+        hits: Sequence[Hit],
+        embed: EmbedFn | None,
+        settings: CheckSettings,
+        llm: LLMSettings | None,
+    ) -> None:
+        self.hits = hits
+        self.embed = embed
+        self.settings = settings
+        self.llm = llm
+
+    def answer(
+        self,
+        question: str,
+        draft: str,
+        model: str,
+        abstained: bool,
+        quotes: dict[int, list[tuple[int, int]]],
+        t0: float,
+    ) -> Answer:
+        hits = self.hits
+        t1 = time.perf_counter()
+        if abstained:
+            text = cite.MARKER.sub("", draft).strip()
+            checked = None
+        else:
+            checked = check_draft(
+                draft,
+                hits,
+                embed=self.embed,
+                params=CheckParams(threshold=self.settings.threshold),
+                verifier=make_verifier(self.settings, self.llm),
+                drop_unsupported=self.settings.unsupported == "drop",
+            )
+            text = checked.text
+            if not checked.text:  # every sentence was unsupported and dropped
+                abstained, text = True, abstention(question)
         citations: list[Citation] = []
-    else:
-        citations = [
-            Citation(n=i, hit=hits[p - 1], quotes=quotes.get(p, []))
-            for i, p in enumerate(mapping.order, 1)
-        ]
-    return Answer(
-        question=question,
-        text=text.strip(),
-        citations=citations,
-        hits=list(hits),
-        abstained=abstained,
-        model=model,
-        raw_text=raw,
-        dropped_markers=list(mapping.dropped),
-        timings_ms={"generate": (time.perf_counter() - t0) * 1000},
-    )
+        sentences = [SentenceCheck(text.strip(), [], True, 1.0, False, 0, len(text.strip()))]
+        dropped: list[int] = []
+        if checked is not None and not abstained:
+            for i, p in enumerate(checked.order, 1):
+                spans = list(checked.quotes.get(p, []))
+                spans += [q for q in quotes.get(p, []) if q not in spans]
+                citations.append(Citation(n=i, hit=hits[p - 1], quotes=sorted(spans)))
+            sentences = checked.sentences
+            dropped = checked.dropped_markers
+        now = time.perf_counter()
+        return Answer(
+            question=question,
+            text=text.strip(),
+            citations=citations,
+            hits=list(hits),
+            abstained=abstained,
+            model=model,
+            raw_text=draft,
+            dropped_markers=dropped,
+            timings_ms={"generate": (t1 - t0) * 1000, "check": (now - t1) * 1000},
+            sentences=sentences,
+        )
 
 
 def collect(events: Iterable[Any], on_delta: Callable[[str], None] | None = None) -> Answer:

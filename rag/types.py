@@ -1,7 +1,7 @@
 """Plain data types that flow through the pipeline.
 
 files ─ingest→ Document ─chunk→ Chunk ─embed→ vectors ─store→ Index
-question ─retrieve→ [Hit] ─generate→ Answer(text, [Citation])
+question ─retrieve→ [Hit] ─generate→ draft ─check→ Answer(text, [Citation], sentences)
 
 Only dataclasses here: no behaviour beyond small derived properties and `to_dict`
 helpers for the JSON contracts. Importing this module is cheap.
@@ -134,6 +134,32 @@ class Usage:
 
 
 @dataclass(slots=True)
+class SentenceCheck:
+    """One sentence of an answer as checked (`rag.check`): the display numbers it cites,
+    whether its passages support it, and the support score (its weakest claim's).
+    A framing word ("Yes.") or an abstention is no claim: nothing to support."""
+
+    text: str  # markers removed
+    citations: list[int]
+    supported: bool
+    score: float
+    claim: bool = True
+    start: int = 0  # where the sentence (with its markers) is in the answer text
+    end: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "citations": list(self.citations),
+            "supported": self.supported,
+            "score": round(float(self.score), 3),
+            "claim": self.claim,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+@dataclass(slots=True)
 class Answer:
     """The answer with `[n]` markers, what each marker cites, and what was shown."""
 
@@ -148,6 +174,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     search_query: str | None = None  # the query retrieval used, when it differs
+    sentences: list[SentenceCheck] = field(default_factory=list)  # as checked, in order
 
     def to_dict(self) -> dict[str, Any]:
         """The `rag ask --json` contract."""
@@ -160,5 +187,6 @@ class Answer:
             "hits": [h.to_dict() for h in self.hits],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "usage": asdict(self.usage),
+            "sentences": [s.to_dict() for s in self.sentences],
             **({"search_query": self.search_query} if self.search_query else {}),
         }

@@ -36,7 +36,7 @@ def test_demo_question_gets_a_cited_answer(bundled_index: Path) -> None:
     _assert_citations_resolve(a, bundled_index)
     d = a.to_dict()
     assert set(d) >= {"question", "answer", "abstained", "model", "citations", "hits", "timings_ms"}
-    assert set(d["timings_ms"]) == {"retrieve", "generate", "total"}
+    assert set(d["timings_ms"]) == {"retrieve", "generate", "check", "total"}
     assert d["citations"][0]["doc_id"] in {
         "russia-lifts-ban-on-taliban",
         "why-russia-unbanned-the-taliban",

@@ -35,10 +35,15 @@ def _pipeline(index: Path, server: FakeOpenAIServer, **llm: object) -> api.Pipel
 def test_non_streamed_answer_drops_a_bogus_marker(
     bundled_index: Path, openai_server: FakeOpenAIServer
 ) -> None:
-    openai_server.enqueue("Russia acted over security concerns [2]. It also wants trade [9].")
+    openai_server.enqueue(
+        "Moscow's stance is driven by growing security concerns [2]. It also wants trade [9]."
+    )
     a = _pipeline(bundled_index, openai_server).ask(QUESTION)
-    assert a.text == "Russia acted over security concerns [1]. It also wants trade."
+    assert (
+        a.text == "Moscow's stance is driven by growing security concerns [1]. It also wants trade."
+    )
     assert [c.n for c in a.citations] == [1] and a.citations[0].hit is a.hits[1]
+    assert [s.supported for s in a.sentences] == [True, False]  # no passage says "trade"
     assert a.dropped_markers == [9] and "[9]" in a.raw_text
     assert not a.abstained and a.model == "openai/test-model"
     assert a.usage.prompt_tokens and a.usage.completion_tokens
@@ -47,22 +52,30 @@ def test_non_streamed_answer_drops_a_bogus_marker(
     assert req.api_key == "sk-test-1234567"
     system, user = req.messages
     assert system["role"] == "system" and "quoted data" in system["content"]
-    assert user["content"].count("<passage number=") == 5
-    assert user["content"].rstrip().endswith(f"Question: {QUESTION}")
-    assert a.hits[0].chunk.text[:80] in user["content"]
+    lines = user["content"].splitlines()
+    assert [x.split("]")[0] for x in lines if x.startswith("[")] == [f"[{i}" for i in range(1, 6)]
+    assert f"\nQuestion: {QUESTION}\n" in user["content"]
+    assert "Example: " in system["content"]  # a one-line example of the citation format
 
 
 def test_streamed_answer_never_shows_a_bogus_marker(
     bundled_index: Path, openai_server: FakeOpenAIServer
 ) -> None:
-    text = "Security fears drove it [1][7]. Energy exports mattered too [3]. Done [12]."
+    text = (
+        "The Russian government formally lifted the ban after a Supreme Court hearing [1][7]. "
+        "Western diplomats tie recognition to reforms on women's rights [3]. Done [12]."
+    )
     openai_server.enqueue(Reply(text=text, chunk_size=3))
     events = list(_pipeline(bundled_index, openai_server).ask_stream(QUESTION))
     deltas = [e.text for e in events if isinstance(e, api.Delta)]
     assert len(deltas) > 5  # it really streamed
     final = events[-1].answer
-    assert "".join(deltas).strip() == final.text
-    assert final.text == "Security fears drove it [1]. Energy exports mattered too [2]. Done."
+    draft = (
+        "The Russian government formally lifted the ban after a Supreme Court hearing [1]. "
+        "Western diplomats tie recognition to reforms on women's rights [2]. Done."
+    )
+    assert "".join(deltas).strip() == draft  # the stream showed the draft, markers cleaned
+    assert final.text == draft  # each marker was checked and kept
     assert all("7" not in d and "12" not in d for d in deltas)
     assert [c.hit.chunk.id for c in final.citations] == [
         final.hits[0].chunk.id,
@@ -126,7 +139,7 @@ def test_cli_shows_the_passages_before_a_remote_model_answers(
     openai_server: FakeOpenAIServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    openai_server.enqueue("Russia acted over security concerns [1].")
+    openai_server.enqueue("Moscow's stance is driven by growing security concerns [2].")
     monkeypatch.setenv("RAG_LLM__API_BASE", openai_server.base_url)
     monkeypatch.setenv("RAG_LLM__API_KEY", "sk-test-1234567")
     main(["ask", QUESTION, "--index", str(bundled_index), "--model", "openai/test-model"])
@@ -135,5 +148,5 @@ def test_cli_shows_the_passages_before_a_remote_model_answers(
     assert lines[0] == "Reading 5 passages for openai/test-model:"
     assert [x.split("]")[0] for x in lines[1:6]] == [f"  [{i}" for i in range(1, 6)]
     assert "Russia Lifts Ban on Taliban" in err or "Unbanned the Taliban" in err
-    assert out.startswith("Russia acted over security concerns [1].")
+    assert out.startswith("Moscow's stance is driven by growing security concerns [1].")
     assert "\nSources:\n[1] " in out
