@@ -280,13 +280,24 @@ def users_add(
 def docs(
     index: IndexOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    flags: Annotated[
+        bool, typer.Option("--flags", help="Show the sentences flagged as instructions to AI.")
+    ] = False,
 ) -> None:
-    """List the documents in the index."""
+    """List the documents in the index (with how many sentences look like planted orders)."""
     from rag.store import open_index
 
     s = _settings(index)
     idx = open_index(s.index.dir)
     rows = idx.doc_rows()
+    if flags:
+        for r in rows:
+            text = idx.doc_text(r["id"]) or ""
+            r["flags"] = [
+                {"start": f.start, "end": f.end, "score": f.score, "reason": f.reason,
+                 "text": text[f.start : f.end]}
+                for f in idx.flags_of(r["id"])
+            ]  # fmt: skip
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -298,12 +309,27 @@ def docs(
     for col in ("title", "source", "published"):
         t.add_column(col)
     t.add_column("chunks", justify="right")
+    t.add_column("flagged", justify="right")
     for r in rows:
         t.add_row(
-            r["id"], r["title"], r["source"] or "", (r["published_at"] or "")[:10], str(r["chunks"])
+            r["id"],
+            r["title"],
+            r["source"] or "",
+            (r["published_at"] or "")[:10],
+            str(r["chunks"]),
+            str(r["flagged"] or ""),
         )
     Console().print(t)
-    print(f"{len(rows)} documents, {idx.n_chunks} chunks in {s.index.dir} ({idx.generation})")
+    n_flagged = sum(r["flagged"] for r in rows)
+    print(
+        f"{len(rows)} documents, {idx.n_chunks} chunks in {s.index.dir} ({idx.generation}); "
+        f"{n_flagged} sentence{'' if n_flagged == 1 else 's'} flagged as instructions to AI"
+        + ("" if flags or not n_flagged else " (see them with --flags)")
+    )
+    for r in rows if flags else []:
+        for f in r["flags"]:
+            print(f"\n{r['id']} [{f['start']}:{f['end']}] score {f['score']:.2f}: {f['reason']}")
+            print(f"    {' '.join(f['text'].split())[:300]}")
 
 
 from rag.eval.cli import eval_app  # noqa: E402  (the `rag eval` group; imports stay lazy)

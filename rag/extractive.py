@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rag.injection import flagged
 from rag.text import terms, words
 from rag.types import Hit
 
@@ -180,7 +181,8 @@ def candidates(hits: Sequence[Hit]) -> list[Candidate]:
                 continue
             if text.rstrip("”’\"' )").endswith("?"):  # a question is not an answer
                 continue
-            if _INSTRUCTION.search(text):  # planted instructions are not news
+            # planted instructions are not news (flags: rag.injection, found at ingest)
+            if _INSTRUCTION.search(text) or flagged(c, (s, e)):
                 continue
             vec = stored[k] if stored is not None else None
             out.append(Candidate(n, s, e, text, before=before, vector=vec))

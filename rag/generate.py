@@ -22,6 +22,7 @@ from rag.check import CheckParams, check_draft
 from rag.config import OFFLINE_MODEL, CheckSettings, LLMSettings
 from rag.errors import ModelError
 from rag.extractive import ABSTAIN_PREFIX, EmbedFn, abstention, compose, pick_sentences
+from rag.injection import redact_trimmed
 from rag.llm import Call, import_litellm
 from rag.prompts import load_template
 from rag.trim import trim_passages
@@ -139,7 +140,8 @@ def _passages(
                 "title": _line(h.doc.title),
                 "source": _line(h.doc.source or ""),
                 "date": (h.doc.published_at or "")[:10],
-                "text": _line(t.text),
+                # sentences flagged as orders to AI systems are cut out (rag.injection)
+                "text": _line(redact_trimmed(h.chunk, t.text, t.spans)),
             }
         )
     return out

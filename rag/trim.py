@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rag.injection import flagged
 from rag.text import terms
 from rag.types import Hit
 
@@ -80,6 +81,8 @@ def trim_passages(
             dense = float(vecs[i] @ qv) if vecs is not None and qv is not None else 0.0
             w = w_dense if vecs is not None and qv is not None else 0.0
             scores.append(w * dense + (1 - w) * lexical)
+            if flagged(h.chunk, ss[i][:2]):  # planted orders (rag.injection) never take a slot
+                scores[-1] = -1.0
         keep = sorted(sorted(range(len(ss)), key=lambda i: -scores[i])[:max_sentences])
         parts, spans, last = [], [], None
         for i in keep:

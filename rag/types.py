@@ -46,7 +46,9 @@ class Chunk:
     """A passage of a document: `text == document.text[start:end]`.
 
     `sentences` are the (start, end) spans of its sentences in the document body,
-    so an answer can cite and highlight single sentences.
+    so an answer can cite and highlight single sentences. `flags` are its sentences
+    suspected of being instructions to an AI reader, (start, end, score, reason) in the
+    same coordinates (rag.injection): never quoted, never support, cut from LLM prompts.
     """
 
     id: str
@@ -55,6 +57,7 @@ class Chunk:
     start: int
     end: int
     sentences: list[tuple[int, int]] = field(default_factory=list)
+    flags: list[tuple[int, int, float, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -81,7 +81,8 @@ def test_docs_lists_documents(capsys: pytest.CaptureFixture[str], bundled_index:
         "russia-lifts-ban-on-taliban",
         "why-russia-unbanned-the-taliban",
     ]
-    assert all(set(r) == {"id", "title", "source", "published_at", "chunks"} for r in rows)
+    keys = {"id", "title", "source", "published_at", "chunks", "flagged"}
+    assert all(set(r) == keys and r["flagged"] == 0 for r in rows)
     assert all(r["chunks"] >= 1 for r in rows)
 
 

@@ -14,6 +14,8 @@ Layout of an index folder:
         index.faiss    only for approximate indexes; flat ones are built at load
         lexical/       BM25 over the chunks' terms (header and passage) and over their
                        sentences (rag.lexical), built at commit
+        (chunks.sqlite's `flags` table: sentences suspected of being instructions to AI
+        systems, written at commit; see rag.store.flags)
     .lock              held by a writer (filelock), so two ingests never interleave
 
 What it does not do: read or write the generation's contents (rag.store.reader/writer).

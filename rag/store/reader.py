@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.store import flags
 from rag.store.layout import FORMAT_VERSION, current_generation
 from rag.types import Chunk, DocMeta
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from rag.injection import Flag
     from rag.lexical import LexicalIndex
 
 IVF_NPROBE = 16
@@ -39,6 +41,7 @@ class StoredIndex:
     _docs: dict[str, DocMeta] | None = field(default=None, repr=False)
     _lexical: Any = field(default=None, repr=False)
     _table: ChunkTable | None = field(default=None, repr=False)
+    _flags: dict[str, list[Flag]] | None = field(default=None, repr=False)
 
     @property
     def n_chunks(self) -> int:
@@ -86,9 +89,26 @@ class StoredIndex:
             "SELECT id, title, source, published_at, n_chunks FROM docs ORDER BY id"
         ).fetchall()
         return [
-            {"id": r[0], "title": r[1], "source": r[2], "published_at": r[3], "chunks": r[4]}
+            {
+                "id": r[0],
+                "title": r[1],
+                "source": r[2],
+                "published_at": r[3],
+                "chunks": r[4],
+                "flagged": len(self.flags_of(r[0])),
+            }
             for r in rows
         ]
+
+    def flags_of(self, doc_id: str) -> list[Flag]:
+        """The document's sentences suspected of being instructions to AI (rag.store.flags)."""
+        if self._flags is None:
+            kept = flags.stored(self._db, self.manifest)
+            self._flags = {} if kept is None else {d: kept.get(d, []) for d in self.docs()}
+        if doc_id not in self._flags:  # a generation from before flags: compute them
+            chunks = [c for _, c in self.chunks_of(doc_id, with_flags=False)]
+            self._flags[doc_id] = flags.compute(self.doc_text(doc_id) or "", chunks)
+        return self._flags[doc_id]
 
     def doc_text(self, doc_id: str) -> str | None:
         row = self._db.execute("SELECT text FROM docs WHERE id = ?", (doc_id,)).fetchone()
@@ -112,7 +132,7 @@ class StoredIndex:
                 f"index {self.dir}: chunk rows {missing[:5]} are missing; run "
                 "`rag ingest --rebuild`"
             )
-        return [by_pos[p] for p in pos]
+        return flags.attach([by_pos[p] for p in pos], self.flags_of)
 
     def sentence_vectors_at(self, positions: Sequence[int]) -> list[np.ndarray | None]:
         """Per chunk (by vector row), the vectors of its sentences, or None if not stored."""
@@ -132,19 +152,22 @@ class StoredIndex:
             out.append(None if row < 0 else self.sent_vectors[row : row + n])
         return out
 
-    def chunks_of(self, doc_id: str) -> list[tuple[int, Chunk]]:
+    def chunks_of(self, doc_id: str, *, with_flags: bool = True) -> list[tuple[int, Chunk]]:
         rows = self._db.execute(
             'SELECT pos, id, doc_id, start, "end", text, sentences FROM chunks '
             "WHERE doc_id = ? ORDER BY pos",
             (doc_id,),
         ).fetchall()
-        return [(r[0], _chunk(r)) for r in rows]
+        chunks = [_chunk(r) for r in rows]
+        if with_flags:
+            flags.attach(chunks, self.flags_of)
+        return [(r[0], c) for r, c in zip(rows, chunks, strict=True)]
 
     def all_chunks(self) -> list[Chunk]:
         rows = self._db.execute(
             'SELECT pos, id, doc_id, start, "end", text, sentences FROM chunks ORDER BY pos'
         ).fetchall()
-        return [_chunk(r) for r in rows]
+        return flags.attach([_chunk(r) for r in rows], self.flags_of)
 
     def lexical(self) -> tuple[LexicalIndex, LexicalIndex, np.ndarray] | None:
         """BM25 over chunks, BM25 over sentences and each sentence's chunk row."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import IndexBusyError
+from rag.store import flags
 from rag.store.build import _build_faiss, _build_lexical
 from rag.store.layout import (
     CURRENT,
@@ -150,7 +151,8 @@ class IndexWriter:
             if self.base is not None:
                 kept_docs = [d for d in self.stored_hashes() if d not in self._removed]
             db = sqlite3.connect(aside / "chunks.sqlite")
-            db.executescript(_SCHEMA)
+            db.executescript(_SCHEMA + flags.SCHEMA)
+            n_flags = 0
             vec_parts: list[np.ndarray] = []
             sent_parts: list[np.ndarray] = []
             pos = n_sent = 0
@@ -175,6 +177,7 @@ class IndexWriter:
                     (doc_id,),
                 ).fetchone()
                 db.execute("INSERT INTO docs VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+                n_flags += flags.insert(db, doc_id, base.flags_of(doc_id))
                 chunks = base.chunks_of(doc_id)
                 olds = base.sentence_vectors_at([p for p, _ in chunks])
                 for (_, c), sents in zip(chunks, olds, strict=True):
@@ -201,6 +204,7 @@ class IndexWriter:
                         d.text,
                     ),
                 )
+                n_flags += flags.insert(db, d.id, flags.compute(d.text, pd.chunks))
                 sents_of = pd.sentence_vectors or [None] * len(pd.chunks)
                 for c, sents in zip(pd.chunks, sents_of, strict=True):
                     add_chunk(c, sents)
@@ -236,6 +240,7 @@ class IndexWriter:
                 "embedding": embedding,
                 "counts": {"documents": len(documents), "chunks": pos, "sentences": n_sent},
                 "faiss": faiss_meta,
+                "injection": flags.manifest_entry(n_flags),
                 "documents": documents,
                 "build_seconds": round(time.time() - t0, 3),
             }
