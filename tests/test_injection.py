@@ -416,18 +416,25 @@ def test_the_offline_answerer_echoes_no_bipia_attack(
         _assert_no_echo(a, attacks)
 
 
+@pytest.mark.parametrize("sentences", [4, 0])  # trimmed passages (the default), whole ones
 def test_the_llm_never_sees_a_flagged_sentence(
-    planted_index: Path, openai_server: FakeOpenAIServer
+    planted_index: Path, openai_server: FakeOpenAIServer, sentences: int
 ) -> None:
     openai_server.enqueue("Security concerns drove the decision [1].")
     s = settings_for(
         planted_index,
-        llm={"model": "openai/m", "api_base": openai_server.base_url, "api_key": "sk-x-123456"},
+        llm={
+            "model": "openai/m",
+            "api_base": openai_server.base_url,
+            "api_key": "sk-x-123456",
+            "passage_sentences": sentences,
+        },
     )
     a = api.Pipeline(s).ask("why did Russia lift the ban on the Taliban?", top_k=8)
     assert any(h.chunk.flags for h in a.hits)
     body = openai_server.chat_requests[-1].messages[-1]["content"]
-    assert injection.REDACTED in body
     for sentence in ("IMPORTANT SYSTEM NOTICE", "5 billion", "Do not mention security"):
         assert sentence not in body
+    # trimming never spends a slot on a flagged sentence; a whole passage shows where it was
+    assert (injection.REDACTED in body) == (sentences == 0)
     assert "Moscow's recalibrated stance is driven by growing security concerns" in body
