@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag import skiplog
 from rag.chunking import Chunker, ChunkParams, embed_text, header_text
 from rag.config import OFFLINE_MODEL, LLMSettings, Settings, index_fingerprint, load_settings
 from rag.embed import Encoder, get_encoder
@@ -25,7 +26,7 @@ from rag.errors import IndexMismatchError, IndexNotFoundError, InputError, Usage
 from rag.followup import condense
 from rag.generate import Delta, Final, Turn, collect, generate_stream
 from rag.ingest import Skipped, read_paths
-from rag.llm import prefetch_litellm
+from rag.llm import prefetch_litellm, preflight
 from rag.retrieve import Retriever
 from rag.store import IndexWriter, StoredIndex, check_compatible, current_generation, open_index
 from rag.types import Answer, Chunk, Document, Hit
@@ -56,6 +57,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)  # stored, their file gone (see --prune)
     skipped: list[Skipped] = field(default_factory=list)
+    new_skipped: list[Skipped] = field(default_factory=list)  # not skipped last time
     warnings: list[Skipped] = field(default_factory=list)
     files: int = 0
     chunks_embedded: int = 0
@@ -228,6 +230,7 @@ def ingest(
             report.generation = w.commit(fingerprint, embedding)
         elif report.generation is None:
             report.generation = w.base.generation
+        report.new_skipped = skiplog.update(w.dir, read.skipped)
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -381,14 +384,13 @@ class Pipeline:
                 f"question is {len(q)} characters, the limit is {lim.max_question_chars}; "
                 "shorten it or raise limits.max_question_chars"
             )
-        if not 1 <= top_k <= lim.max_top_k:
-            raise UsageError(f"top-k {top_k} is out of range; use 1 to {lim.max_top_k}")
+        lim.check_top_k(top_k)
         return q
 
     # -- the work
     def retrieve(self, question: str, top_k: int | None = None) -> list[Hit]:
         """The top-k passages for a question (validated like `ask`)."""
-        k = top_k or self.settings.retrieval.top_k
+        k = self.settings.retrieval.top_k if top_k is None else top_k
         return self.retriever().search(self.check_question(question, k), k)
 
     def answer_stream(
@@ -424,13 +426,16 @@ class Pipeline:
     ) -> Iterator[Event]:
         """Retrieve, then stream the answer: `Retrieved`, then `Delta`s, then `Final`."""
         t0 = time.perf_counter()
-        k = top_k or self.settings.retrieval.top_k
+        k = self.settings.retrieval.top_k if top_k is None else top_k
         q = self.check_question(question, k)
         if (llm or self.settings.llm).model != OFFLINE_MODEL:
             prefetch_litellm()  # imported while we retrieve
         search = condense(q, history, llm or self.settings.llm) if history else q
         hits = self.retriever().search(search, k)
         t_retrieve = (time.perf_counter() - t0) * 1000
+        model = llm or self.settings.llm
+        if not model.fallback_offline:  # a bad name, a missing key, no local server: now
+            preflight(model)
         yield Retrieved(hits, search)
         events = self.answer_stream(
             q, hits, history=history, llm=llm, stream=stream, search_query=search

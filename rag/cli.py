@@ -7,6 +7,8 @@ else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -58,6 +60,10 @@ def ingest(
     rebuild: Annotated[bool, typer.Option(help="Start from an empty index.")] = False,
     prune: Annotated[bool, typer.Option(help="Remove documents whose files are gone.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="List every skipped file, not only new skips."),
+    ] = False,
 ) -> None:
     """Read articles, chunk and embed what changed, and update the index."""
     from rag.api import IngestProgress
@@ -97,8 +103,7 @@ def ingest(
     finally:
         if "p" in bar:
             bar["p"].stop()
-    for x in report.skipped:
-        _err(f"skipped {x.where}: {x.reason}")
+    _print_skips(report, verbose)
     for x in report.warnings:
         _err(f"warning: {x.where}: {x.reason}")
     if report.gone:
@@ -108,6 +113,19 @@ def ingest(
             "`rag ingest --prune` removes them"
         )
     print(report.summary())
+
+
+def _print_skips(report: Any, verbose: bool) -> None:
+    """New skips in full; the ones the last ingest already reported, as a count."""
+    shown = report.skipped if verbose else report.new_skipped
+    for x in shown:
+        _err(f"skipped {x.where}: {x.reason}")
+    again = len(report.skipped) - len(shown)
+    if again > 0:
+        _err(
+            f"skipped {again} file{'' if again == 1 else 's'} as last time, for the same "
+            "reasons (`rag ingest -v` lists them)"
+        )
 
 
 def _stderr_console() -> Any:
@@ -150,9 +168,10 @@ def ask(
     s = _settings(
         index,
         llm={"model": model},
-        retrieval={"top_k": top_k},
         check={"verify_model": verify_model, "unsupported": unsupported},
     )
+    if top_k is not None:
+        s.limits.check_top_k(top_k)
     p = Pipeline(s)
     if index is None:
         p.ensure_index(notice=_err)
@@ -161,7 +180,7 @@ def ask(
     remote = s.llm.model != "offline"
     live = _Draft() if (not as_json and out.isatty()) else None
     try:
-        for ev in p.ask_stream(question):
+        for ev in p.ask_stream(question, top_k=top_k):
             if isinstance(ev, Retrieved):
                 if remote and not as_json:  # a model takes seconds: say what it is reading
                     _err(f"Reading {len(ev.hits)} passages for {s.llm.model}:")
@@ -234,10 +253,18 @@ def _source_line(c: Any) -> str:
         quote = " … ".join(doc_text[s - ch.start : e - ch.start] for s, e in c.quotes)
     else:
         quote = ch.text
-    quote = textwrap.shorten(" ".join(quote.split()), width=300, placeholder=" …")
-    if not quote.startswith(("“", '"')):  # a quoted sentence brings its own marks
-        quote = f"“{quote}”"
+    quote = quoted(textwrap.shorten(" ".join(quote.split()), width=300, placeholder=" …"))
     return head + "\n" + textwrap.indent(textwrap.fill(quote, width=96), "    ")
+
+
+_INNER = str.maketrans({"“": "‘", "”": "’", '"': "’"})
+
+
+def quoted(text: str) -> str:
+    """Text in “double quotes”, its own double quotes turned into ‘single’ ones (so a
+    sentence ending in a quotation reads “… ‘rights.’” rather than “… “rights.””)."""
+    inner = re.sub(r'(^|[\s(\[—–-])"', "\\1‘", text).translate(_INNER)
+    return f"“{inner}”"
 
 
 # --------------------------------------------------------------------------- users
@@ -266,11 +293,34 @@ def users_add(
             "no users file: pass --file PATH or set chat.users_file (RAG_CHAT__USERS_FILE)"
         )
     check_name(name)
-    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    new = add_user(path, name, password)
+    new = add_user(path, name, _new_password())
     print(f"{'added' if new else 'updated'} user {name} in {path}")
     if file is not None and _settings().chat.users_file != file:
         print(f"the chat asks for a password with RAG_CHAT__USERS_FILE={file}")
+
+
+def _new_password() -> str:
+    """The password, typed twice at a terminal, or two lines piped on stdin."""
+    from rag.errors import UsageError
+
+    if not sys.stdin.isatty():
+        first, second = sys.stdin.readline(), sys.stdin.readline()
+        if not first:
+            raise UsageError(
+                "no password: stdin is empty; type it at a terminal, or pipe it twice "
+                "(two lines); nothing was changed"
+            )
+        if not second:
+            raise UsageError(
+                "the password must be given twice (two lines on stdin); nothing was changed"
+            )
+        if first.rstrip("\r\n") != second.rstrip("\r\n"):
+            raise UsageError("the two passwords do not match; nothing was changed")
+        return first.rstrip("\r\n")
+    try:
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    except _click_exceptions()[0]:
+        raise UsageError("no password entered; nothing was changed") from None
 
 
 # --------------------------------------------------------------------------- docs
@@ -283,8 +333,12 @@ def docs(
     flags: Annotated[
         bool, typer.Option("--flags", help="Show the sentences flagged as instructions to AI.")
     ] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column (id, source), nothing cut.")
+    ] = False,
 ) -> None:
-    """List the documents in the index (with how many sentences look like planted orders)."""
+    """List the documents in the index, a line each (--wide: every column), with how many
+    sentences look like planted orders."""
     from rag.store import open_index
 
     s = _settings(index)
@@ -301,25 +355,11 @@ def docs(
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(box=None)
-    t.add_column("id", no_wrap=True)
-    for col in ("title", "source", "published"):
-        t.add_column(col)
-    t.add_column("chunks", justify="right")
-    t.add_column("flagged", justify="right")
-    for r in rows:
-        t.add_row(
-            r["id"],
-            r["title"],
-            r["source"] or "",
-            (r["published_at"] or "")[:10],
-            str(r["chunks"]),
-            str(r["flagged"] or ""),
-        )
-    Console().print(t)
+    if wide:
+        _docs_table(rows)
+    else:
+        for line in _docs_lines(rows, shutil.get_terminal_size().columns):
+            print(line)
     n_flagged = sum(r["flagged"] for r in rows)
     print(
         f"{len(rows)} documents, {idx.n_chunks} chunks in {s.index.dir} ({idx.generation}); "
@@ -330,6 +370,51 @@ def docs(
         for f in r["flags"]:
             print(f"\n{r['id']} [{f['start']}:{f['end']}] score {f['score']:.2f}: {f['reason']}")
             print(f"    {' '.join(f['text'].split())[:300]}")
+
+
+def _docs_lines(rows: list[dict[str, Any]], width: int) -> list[str]:
+    """One line per document, cut to the terminal's width: date, chunks, (flagged,)
+    source, title. The flagged column shows only when some document has flags."""
+    from rich.cells import cell_len, set_cell_size
+
+    def cut(text: str, n: int) -> str:
+        text = " ".join(text.split())
+        return text if cell_len(text) <= n else set_cell_size(text, max(n - 1, 0)) + "…"
+
+    width = max(width, 40)
+    flagged = any(r.get("flagged") for r in rows)
+    src_w = min(16, max([6] + [cell_len(r["source"] or "") for r in rows]))
+    title_w = width - (10 + 2 + 6 + 2 + (9 if flagged else 0) + src_w + 2)
+    head = f"{'published':<10}  {'chunks':>6}  " + ("flagged  " if flagged else "")
+    out = [f"{head}{'source':<{src_w}}  title"]
+    for r in rows:
+        source = set_cell_size(cut(r["source"] or "", src_w), src_w)
+        date = (r["published_at"] or "")[:10] or "—"
+        line = f"{date:<10}  {r['chunks']:>6}  "
+        if flagged:
+            line += f"{r.get('flagged') or '':>7}  "
+        out.append(f"{line}{source}  {cut(r['title'], title_w)}")
+    return out
+
+
+def _docs_table(rows: list[dict[str, Any]]) -> None:
+    """Every column, wrapped at the terminal's width (200 columns into a file or pipe)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=200)
+    t = Table(box=None, pad_edge=False)
+    for col in ("id", "published", "chunks", "flagged", "source", "title"):
+        right = col in ("chunks", "flagged")
+        t.add_column(col, justify="right" if right else "left", overflow="fold")
+    for r in rows:
+        cells = (r["id"], (r["published_at"] or "")[:10], str(r["chunks"]))
+        cells += (str(r.get("flagged") or ""), r["source"] or "", r["title"])
+        t.add_row(*(Text(c) for c in cells))  # text, never rich markup
+    console.print(t)
 
 
 from rag.eval.cli import eval_app  # noqa: E402  (the `rag eval` group; imports stay lazy)
@@ -346,6 +431,12 @@ def _click_exceptions() -> tuple[tuple[type[BaseException], ...], tuple[type[Bas
 
     aborts: list[type[BaseException]] = [click.exceptions.Abort]
     errors: list[type[BaseException]] = [click.ClickException]
+    try:
+        from typer.exceptions import Abort as typer_abort  # what typer.prompt raises at EOF
+
+        aborts.append(typer_abort)
+    except ImportError:  # pragma: no cover - older typer raises click's
+        pass
     try:
         from typer._click import exceptions as vendored  # typer >= 0.17 ships its own click
     except ImportError:  # pragma: no cover - older typer runs on click itself

@@ -24,7 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from rag.errors import ConfigError
+from rag.errors import ConfigError, UsageError
 from rag.resources import articles_dir, default_index_root
 
 OFFLINE_MODEL = "offline"
@@ -57,6 +57,13 @@ class IndexSettings(BaseModel):
         "file index (IVF, √n lists, 16 probed) above: exact search passes 10 ms near 65k "
         "chunks on 2 cores (bench/scale.py).",
     )
+
+    @field_validator("dir")
+    @classmethod
+    def _a_folder(cls, v: Path) -> Path:
+        if v.exists() and not v.is_dir():
+            raise ValueError(f"{v} is a file, not an index folder; name a new or existing folder")
+        return v
 
 
 class EmbeddingSettings(BaseModel):
@@ -175,7 +182,7 @@ class LLMSettings(BaseModel):
         default=2,
         ge=0,
         le=10,
-        description="Retries on timeouts, rate limits, 5xx, refused connections and streams "
+        description="Retries on timeouts, rate limits, 5xx and streams "
         "that break before their first token.",
     )
     deadline_s: float = Field(
@@ -247,6 +254,12 @@ class LimitSettings(BaseModel):
         default=50.0, gt=0, description="Files larger than this are skipped by ingest."
     )
     max_files: int = Field(default=100_000, ge=1, description="Most files one ingest reads.")
+
+    def check_top_k(self, top_k: int) -> int:
+        """`top_k` if it is within 1..max_top_k, else the one-line error every face shows."""
+        if not 1 <= top_k <= self.max_top_k:
+            raise UsageError(f"top-k {top_k} is out of range; use 1 to {self.max_top_k}")
+        return top_k
 
 
 class ChatSettings(BaseModel):

@@ -535,11 +535,18 @@ def _read_html(html: str, doc_id: str, where: str) -> Iterator[Document | Skippe
 # --------------------------------------------------------------------------- JSON
 
 
+def _json_error(e: json.JSONDecodeError) -> str:
+    """'line 1, column 20: invalid control character' (json's own message ends in 'at',
+    the position it leaves out)."""
+    what = e.msg.removesuffix(" at")
+    return f"line {e.lineno}, column {e.colno}: {what[:1].lower()}{what[1:]}"
+
+
 def _read_json(text: str, where: str) -> Iterator[Document | Skipped]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        yield Skipped(where, f"invalid JSON (line {e.lineno}: {e.msg}); fix the file")
+        yield Skipped(where, f"invalid JSON ({_json_error(e)}); fix the file")
         return
     if isinstance(data, dict):
         lists = [v for v in data.values() if isinstance(v, list)]
@@ -564,7 +571,9 @@ def _read_jsonl(text: str, where: str) -> Iterator[Document | Skipped]:
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as e:
-            yield Skipped(f"{where}:{lineno}", f"invalid JSON line ({e.msg}); fix or remove it")
+            yield Skipped(
+                f"{where}:{lineno}", f"invalid JSON line ({_json_error(e)}); fix or remove it"
+            )
             continue
         yield from _record(rec, f"{where}:{lineno}")
 

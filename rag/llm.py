@@ -1,11 +1,13 @@
 """One LLM call through litellm, with bounded retries and an overall deadline.
 
-What it does: calls `litellm.completion` (streamed or not), retries what is worth
-retrying — timeouts, rate limits (honouring Retry-After), 5xx, refused connections,
-and a stream that broke before its first token — with exponential backoff, and never
-runs past `deadline_s`. Errors come out as one-line `ModelError`s that name the model
-and the API base, with keys redacted. What it does not do: build prompts or read
-answers (see `generate`).
+What it does: checks what can be known before a call (`check_model`, `preflight`: an
+unknown provider, a missing API key, no server on this machine; see `rag.llm_checks`),
+calls `litellm.completion` (streamed or not), retries what is worth retrying —
+timeouts, rate limits (honouring Retry-After), 5xx, and a stream that broke before its
+first token — with exponential backoff, and never runs past `deadline_s`. A refused
+connection is not retried (nothing listens there). Errors come out as one-line
+`ModelError`s that name the model and the API base, with keys redacted. What it does
+not do: build prompts or read answers (see `generate`).
 
 Retries are ours, not the provider SDK's (`max_retries=0` is passed down): the SDK
 would sleep up to 120 s on a Retry-After header, past any deadline we promise.
@@ -23,7 +25,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from rag.config import LLMSettings
+from rag import llm_checks
+from rag.config import OFFLINE_MODEL, LLMSettings
 from rag.errors import ModelError
 
 RETRYABLE = (
@@ -97,6 +100,29 @@ def llm_kwargs(llm: LLMSettings, timeout: float | None = None) -> dict[str, Any]
     elif llm.api_base and llm.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
         kw["api_key"] = "no-key"  # local OpenAI-compatible servers often need none, the SDK does
     return kw
+
+
+def check_model(litellm: Any, llm: LLMSettings) -> str | None:
+    """Fail at once, before any request, on an unknown provider or a missing API key.
+    Returns the endpoint the call will use (None: the provider's default)."""
+    _, base = llm_checks.provider(litellm, llm)
+    missing = llm_checks.missing_key(litellm, llm, llm_kwargs(llm))
+    if missing:
+        raise llm_checks.missing_key_error(llm, missing)
+    return base
+
+
+def preflight(llm: LLMSettings) -> None:
+    """`check_model`, and for an endpoint on this machine, that a server listens there.
+
+    Sends nothing to any model: the faces call it before showing anything of an answer,
+    so a wrong name, a missing key or a stopped Ollama is one line, at once.
+    """
+    if llm.model == OFFLINE_MODEL:
+        return
+    base = check_model(import_litellm(), llm)
+    if base and llm_checks.is_local(base) and not llm_checks.server_listens(base):
+        raise llm_checks.no_server_error(llm, base)
 
 
 _SECRETS: set[str] = set()  # keys handed to litellm in this process
@@ -233,6 +259,7 @@ class Call:
     def __iter__(self) -> Iterator[str]:
         litellm = import_litellm()
         llm = self.llm
+        base = check_model(litellm, llm)
         deadline = time.monotonic() + llm.deadline_s
         backoff = llm.retry_base_s
         while True:
@@ -277,6 +304,8 @@ class Call:
             except Exception as e:
                 if yielded:  # part of the answer is out: a retry would repeat it
                     raise model_error(llm, f"the answer was cut off mid-stream ({e})") from None
+                if llm_checks.refused(e):  # nothing listens there: asking again is no use
+                    raise llm_checks.no_server_error(llm, base) from None
                 if not _retryable(e) or self.attempts > llm.max_retries:
                     raise model_error(llm, e, self.attempts) from None
                 wait = retry_after(e)

@@ -297,7 +297,7 @@ def test_cli_errors_are_one_line(
     code, _, err = run(capsys, "eval", str(gold), "--format", "csv", "--index", str(bundled_index))
     assert code == 2 and "unknown --format 'csv'" in one_line(err)
     code, _, err = run(capsys, "eval", str(gold), "--index", str(bundled_index), "--top-k", "99")
-    assert code == 2 and "--top-k 99 is out of range" in one_line(err)
+    assert code == 2 and "top-k 99 is out of range; use 1 to 50" in one_line(err)
     code, _, err = run(capsys, "eval", str(tmp_path / "missing.jsonl"))
     assert code == 2 and "missing.jsonl not found" in one_line(err)
     code, _, err = run(capsys, "eval", "compare", str(tmp_path), str(tmp_path))

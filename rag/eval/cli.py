@@ -128,6 +128,8 @@ def run(
     from rag.eval.report import render_terminal
     from rag.eval.runner import EvalOptions, Hooks, run_eval
 
+    _check_before_running(index, model, top_k, retrieval_only, judge, judge_api_base)
+
     opts = EvalOptions(
         gold=gold,
         fmt=fmt,
@@ -200,6 +202,31 @@ def run(
             bar["p"].stop()
     render_terminal(result.report, _stdout_console())
     sys.stdout.write(f"report: {result.out}/report.json  {result.out}/report.html\n")
+
+
+def _check_before_running(
+    index: Path | None,
+    model: str | None,
+    top_k: int | None,
+    retrieval_only: bool,
+    judge: str | None,
+    judge_api_base: str | None,
+) -> None:
+    """What fails every question fails once, before the first: top-k out of range, an
+    unknown provider, a missing API key, no local server (no request is sent)."""
+    from rag.config import load_settings
+    from rag.eval.judge import judge_settings
+    from rag.llm import preflight
+
+    s = load_settings(index={"dir": index}, llm={"model": model})
+    if top_k is not None:
+        s.limits.check_top_k(top_k)
+    if retrieval_only:
+        return
+    if not s.llm.fallback_offline:
+        preflight(s.llm)
+    if judge:
+        preflight(judge_settings(s.llm, judge, judge_api_base))
 
 
 def _argv_for_resume(out: Path) -> list[str]:
