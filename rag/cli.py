@@ -383,16 +383,16 @@ def _docs_lines(rows: list[dict[str, Any]], width: int) -> list[str]:
 
     width = max(width, 40)
     flagged = any(r.get("flagged") for r in rows)
-    src_w = min(16, max([6] + [cell_len(r["source"] or "") for r in rows]))
-    title_w = width - (10 + 2 + 6 + 2 + (9 if flagged else 0) + src_w + 2)
-    head = f"{'published':<10}  {'chunks':>6}  " + ("flagged  " if flagged else "")
+    src_w = min(14, max([6] + [cell_len(r["source"] or "") for r in rows]))
+    title_w = width - (10 + 2 + 6 + 2 + (7 if flagged else 0) + src_w + 2)
+    head = f"{'published':<10}  {'chunks':>6}  " + ("flags  " if flagged else "")
     out = [f"{head}{'source':<{src_w}}  title"]
     for r in rows:
         source = set_cell_size(cut(r["source"] or "", src_w), src_w)
         date = (r["published_at"] or "")[:10] or "—"
         line = f"{date:<10}  {r['chunks']:>6}  "
         if flagged:
-            line += f"{r.get('flagged') or '':>7}  "
+            line += f"{r.get('flagged') or '':>5}  "
         out.append(f"{line}{source}  {cut(r['title'], title_w)}")
     return out
 
@@ -409,7 +409,7 @@ def _docs_table(rows: list[dict[str, Any]]) -> None:
     t = Table(box=None, pad_edge=False)
     for col in ("id", "published", "chunks", "flagged", "source", "title"):
         right = col in ("chunks", "flagged")
-        t.add_column(col, justify="right" if right else "left", overflow="fold")
+        t.add_column(col, justify="right" if right else "left", no_wrap=col == "id")
     for r in rows:
         cells = (r["id"], (r["published_at"] or "")[:10], str(r["chunks"]))
         cells += (str(r.get("flagged") or ""), r["source"] or "", r["title"])
