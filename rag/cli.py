@@ -420,6 +420,10 @@ def _docs_table(rows: list[dict[str, Any]]) -> None:
 from rag.eval.cli import eval_app  # noqa: E402  (the `rag eval` group; imports stay lazy)
 
 app.add_typer(eval_app, name="eval")
+from rag.serve import cli as serve_cli  # noqa: E402  (`rag serve`, `rag keys`; no FastAPI import)
+
+app.command("serve")(serve_cli.serve)
+app.add_typer(serve_cli.keys_app, name="keys")
 
 
 # --------------------------------------------------------------------------- entry point

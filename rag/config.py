@@ -280,6 +280,57 @@ class ChatSettings(BaseModel):
     )
 
 
+class ServeSettings(BaseModel):
+    """`rag serve`, the HTTP API (docs/serve.md)."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address to listen on. Without API keys the server listens on 127.0.0.1 "
+        "only, whatever this says.",
+    )
+    port: int = Field(default=8080, ge=0, le=65535, description="Port (0: any free port).")
+    keys_file: Path = Field(
+        default_factory=lambda: default_index_root() / ".serve" / "keys.toml",
+        description="API keys (`rag keys add NAME` writes it; only hashes are stored). While "
+        "it holds no key, no key is asked for and the server is reachable from 127.0.0.1 only.",
+    )
+    rate_limit_per_min: int = Field(
+        default=120,
+        ge=1,
+        description="Requests per minute per key (a key may carry its own; 429 + Retry-After).",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API (e.g. http://localhost:3000).",
+    )
+    request_timeout_s: float = Field(
+        default=120.0, gt=0, description="Deadline of every request, waiting for a worker included."
+    )
+    workers: int = Field(
+        default=4, ge=1, le=64, description="Questions answered at once; more wait their turn."
+    )
+    max_body_kb: int = Field(default=1024, ge=1, description="Largest JSON request body.")
+    max_upload_mb: float = Field(
+        default=100.0, gt=0, description="Largest upload request (files to ingest), all files."
+    )
+    max_upload_files: int = Field(default=100, ge=1, description="Most files in one upload.")
+    uploads_dir: Path | None = Field(
+        default=None,
+        description="Where uploaded files are kept (the index records them as its inputs). "
+        "Default: `uploads/` inside the index folder.",
+    )
+    sources_footer: bool = Field(
+        default=True,
+        description="Chat completions end with a Sources list (a request may set "
+        "`sources_footer`); the structured `citations` field is always there.",
+    )
+    models: list[str] = Field(
+        default_factory=list,
+        description="Other litellm models a client may pick as `rag/<model>` (the configured "
+        "llm.model and `rag/offline` are always offered).",
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of the project. Build it with `load_settings()`."""
 
@@ -298,6 +349,7 @@ class Settings(BaseSettings):
     check: CheckSettings = Field(default_factory=CheckSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
 
     @field_validator("chunking")
     @classmethod

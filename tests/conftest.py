@@ -36,6 +36,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
             monkeypatch.delenv(k)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RAG_INDEX__DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("RAG_SERVE__KEYS_FILE", str(tmp_path / "keys.toml"))  # never the real one
     api._PIPELINES.clear()
     yield tmp_path
     api._PIPELINES.clear()
