@@ -33,3 +33,9 @@
     requestAnimationFrame(function () { scheduled = false; check(); });
   }).observe(document.documentElement, { childList: true, subtree: true });
 })();
+// An unsupported sentence is a link to #unsupported (for its style and tooltip): it
+// must not open anything when clicked.
+document.addEventListener("click", function (ev) {
+  var a = ev.target && ev.target.closest && ev.target.closest('a[href="#unsupported"]');
+  if (a) { ev.preventDefault(); ev.stopPropagation(); }
+}, true);

@@ -112,7 +112,7 @@ def names(text: str, known_caps: set[str] = frozenset()) -> list[str]:  # type: 
         if not core or not core[0].isupper():
             continue
         ws = words(core)
-        if not ws or ws[0] in STOPWORDS or ws[0] in _TITLES:
+        if not ws or (ws[0] in STOPWORDS and ws[0] not in _MONTH_WORDS) or ws[0] in _TITLES:
             continue
         if i == 0 or toks[i - 1][-1:] in ".!?:":  # a sentence may start with any word
             acronym = core.isupper() and len(core) >= 2
@@ -122,8 +122,15 @@ def names(text: str, known_caps: set[str] = frozenset()) -> list[str]:  # type: 
             out.append(core.lower())  # "UN", "US": an acronym is a name, stop word or not
             continue
         ws = name_words(core)
-        out.extend(w for w in ws if w not in STOPWORDS and w not in _TITLES and not w.isdigit())
+        out.extend(
+            w
+            for w in ws
+            if (w not in STOPWORDS or w in _MONTH_WORDS) and w not in _TITLES and not w.isdigit()
+        )
     return out
+
+
+_MONTH_WORDS = frozenset({"may"})  # "in May": the month, a name, though "may" is a stop word
 
 
 def name_in(w: str, pool: set[str]) -> bool:

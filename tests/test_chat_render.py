@@ -209,3 +209,26 @@ def test_parse_element_props() -> None:
     els = [{"props": '{"n": 1}'}, {"props": {"n": 2}}, {"props": "not json"}, {}]
     render.parse_element_props(els)
     assert els == [{"props": {"n": 1}}, {"props": {"n": 2}}, {"props": {}}, {}]
+
+
+def test_unsupported_sentences_get_a_style_and_a_tooltip() -> None:
+    from rag.types import SentenceCheck
+
+    text = "Russia lifted the ban [1]. It was paid [2] billion. Fine."
+    a = Answer(
+        question="q",
+        text=text,
+        citations=[],
+        hits=[],
+        abstained=False,
+        model="m",
+        sentences=[
+            SentenceCheck("Russia lifted the ban.", [1], True, 0.9, True, 0, 26),
+            SentenceCheck("It was paid billion.", [], False, 0.2, True, 27, 51),
+            SentenceCheck("Fine.", [], True, 1.0, False, 52, 57),
+        ],
+    )
+    md = render._with_unsupported(a, [1])
+    assert md.startswith(r"Russia lifted the ban [1]\. [It was paid \[2\] billion\.](#unsupported ")
+    assert f'"{render.UNSUPPORTED_TIP}")' in md and md.endswith(" Fine\\.")
+    assert md.count("](#unsupported") == 1  # the framing word is no claim

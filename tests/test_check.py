@@ -227,3 +227,43 @@ def test_cli_json_has_the_sentences_and_text_marks_unsupported(
     )
     assert out.count("It was paid") == 1  # piped: only the checked answer, no draft
     assert "\n[unsupported]: no passage shown supports that sentence." in out
+
+
+def test_rag_eval_reports_the_share_of_supported_sentences(
+    bundled_index: Path, tmp_path: Path, openai_server: FakeOpenAIServer
+) -> None:
+    from rag.eval.runner import EvalOptions, run_eval
+
+    gold = tmp_path / "gold.jsonl"
+    rows = [
+        {"id": "a", "question": "Who asked for the ban to be lifted?", "answers": ["Krasnov"]},
+        {"id": "b", "question": "What did Putin call the Taliban?", "answers": ["ally"]},
+    ]
+    gold.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    # two LLM answers: 2 of 3 claims supported, then 1 of 1
+    openai_server.enqueue(
+        "Prosecutor General Igor Krasnov initiated the request. Lavrov signed it in Paris.",
+        "Putin referred to the Taliban as an ally in the global fight against terrorism.",
+    )
+    s_env = {"RAG_LLM__API_BASE": openai_server.base_url, "RAG_LLM__API_KEY": "sk-test-1234567"}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in s_env.items():
+            mp.setenv(k, v)
+        res = run_eval(
+            EvalOptions(
+                gold=gold,
+                index=bundled_index,
+                out=tmp_path / "run",
+                model="openai/test-model",
+                resamples=20,
+                concurrency=1,
+            )
+        )
+    items = {
+        json.loads(x)["id"]: json.loads(x)
+        for x in (tmp_path / "run" / "items.jsonl").read_text().splitlines()
+    }
+    assert items["a"]["scores"]["support"]["supported"] == 0.5
+    assert items["b"]["scores"]["support"]["supported"] == 1.0
+    assert [x["supported"] for x in items["a"]["sentences"]] == [True, False]
+    assert res.report["support"]["supported"] == 0.75

@@ -215,9 +215,27 @@ def answer_markdown(answer: Answer) -> str:
     if answer.abstained:
         return md_escape(answer.text) + "\n\n_No passage in the articles answers this._"
     cites = cited(answer)
-    if not cites:
-        return md_escape(answer.text)
-    return render_answer(answer.text, [c.n for c in cites]) + sources_block(cites)
+    body = _with_unsupported(answer, [c.n for c in cites])
+    return body + sources_block(cites) if cites else body
+
+
+UNSUPPORTED_HREF = "#unsupported"  # styled by public/chat.css, kept from opening by chat.js
+UNSUPPORTED_TIP = "No passage shown supports this sentence: check it before you rely on it."
+
+
+def _with_unsupported(answer: Answer, valid: Sequence[int]) -> str:
+    """The answer's Markdown; each sentence the check found unsupported (issue 12) is a
+    link to #unsupported whose title is the tooltip: a distinct style and a hover note,
+    with no HTML."""
+    text, out, pos = answer.text, [], 0
+    for s in answer.sentences:
+        if s.claim and not s.supported and pos <= s.start < s.end <= len(text):
+            out.append(render_answer(text[pos : s.start], valid))
+            inner = render_answer(text[s.start : s.end], valid)
+            out.append(f'[{inner}]({UNSUPPORTED_HREF} "{UNSUPPORTED_TIP}")')
+            pos = s.end
+    out.append(render_answer(text[pos:], valid))
+    return "".join(out)
 
 
 def footer(model: str, top_k: int, seconds: float, question: str, search_query: str | None) -> str:

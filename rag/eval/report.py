@@ -6,6 +6,7 @@ report.json (the contract; keys may be added, never changed):
      "answer": {"exact_match", "f1", "containment", "abstain_precision",
                 "abstain_recall", "crag_score"},
      "citations": {"validity", "coverage", "precision", "recall"},
+     "support": {"supported"},
      "latency_ms": {"p50", "p95"},
      "per_type": {TYPE: {same groups}}, "baselines": {...}}
 plus "counts" (items each metric applies to), "intervals" (bootstrap 95%), "usage",
@@ -44,6 +45,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "crag_score",
     ),
     "citations": ("validity", "coverage", "precision", "recall"),
+    "support": ("supported",),  # share of claim sentences the check found supported
 }
 JUDGE_KEYS = ("correct", "support")
 ANSWER_KEYS = GROUPS["answer"]

@@ -32,6 +32,7 @@ from typing import Any
 from rag.errors import InputError, UsageError
 from rag.eval import metrics
 from rag.eval.datasets import FORMATS, GoldItem, check_sources, file_sha256, load_gold
+from rag.eval.support import support_scores
 
 CONFIG_FILE = "config.json"
 ITEMS_FILE = "items.jsonl"
@@ -509,8 +510,10 @@ def _record(
             it.evidence,
             it.sources,
         )
+        scores["support"] = support_scores(ans.sentences)  # issue 12: checked sentences
         u = ans.usage
         rec.update(
+            sentences=[x.to_dict() for x in ans.sentences],
             answer=ans.text,
             raw_answer=ans.raw_text,
             abstained=bool(ans.abstained),
