@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -30,6 +31,7 @@ from rag.types import Answer, Citation
 from .errors import ApiError, not_found_model
 
 MODEL = "rag"
+COUNT_CACHE = 4096  # passages whose token count is remembered
 FOOTER_HEAD = "\n\nSources:\n"
 UNSUPPORTED = "[unsupported]"
 WJ = "\u2060"
@@ -165,6 +167,7 @@ class Service:
         self.pipeline = Pipeline(settings)
         self._counter: Any = None
         self._counter_lock = threading.Lock()
+        self._counts: OrderedDict[str, int] = OrderedDict()  # passage text → tokens
 
     # -- models
     def models(self) -> list[str]:
@@ -215,11 +218,22 @@ class Service:
         return self.pipeline.ask_stream(question, history=history, top_k=top_k, llm=llm)
 
     # -- usage
-    def _count(self, texts: list[str]) -> int:
+    def _count(self, texts: list[str], *, remember: bool = False) -> int:
+        """Tokens in `texts`. Passages' counts are remembered (`remember`): the same
+        passages come back question after question, and tokenizing them anew would cost
+        a fifth of an offline answer."""
         with self._counter_lock:
             if self._counter is None:
                 self._counter = self.pipeline.retriever().encoder.counter()
-        return sum(self._counter.count(texts))
+            known = [self._counts.get(t) if remember else None for t in texts]
+        todo = [t for t, n in zip(texts, known, strict=True) if n is None]
+        fresh = dict(zip(todo, self._counter.count(todo), strict=True)) if todo else {}
+        with self._counter_lock:
+            for t, n in fresh.items() if remember else ():
+                self._counts[t] = n
+                if len(self._counts) > COUNT_CACHE:
+                    self._counts.popitem(last=False)
+        return sum(n if n is not None else fresh[t] for t, n in zip(texts, known, strict=True))
 
     def usage(self, answer: Answer) -> dict[str, int]:
         """Token counts: the model's own when it reports them; otherwise counted with
@@ -227,7 +241,8 @@ class Service:
         u = answer.usage
         prompt = u.prompt_tokens
         if prompt is None:
-            prompt = self._count([answer.question, *(h.chunk.text for h in answer.hits)])
+            passages = [h.chunk.text for h in answer.hits]
+            prompt = self._count([answer.question]) + self._count(passages, remember=True)
         completion = u.completion_tokens
         if completion is None:
             completion = self._count([answer.text])
