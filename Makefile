@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 QUESTION ?= why did Russia lift the ban
 
-.PHONY: demo test install install-dev chromium lint chat bench eval multihop clean
+.PHONY: demo test install install-dev chromium lint chat serve bench eval multihop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ lint: install-dev
 
 chat: $(VENV)/.installed-dev   # the chat needs the dev extra's chainlit, not chromium
 	$(BIN)/chainlit run app.py --host 127.0.0.1 --port 8000
+
+$(VENV)/.installed-serve: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -q -e ".[serve]"
+	touch $@
+
+serve: $(VENV)/.installed-serve   # the HTTP API (docs/serve.md) on http://127.0.0.1:8080/v1
+	$(BIN)/rag serve
 
 eval: install
 	$(BIN)/rag eval data/gold/bundled-dev.jsonl
