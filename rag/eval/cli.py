@@ -65,11 +65,17 @@ eval_app = typer.Typer(
 
 
 def _stdout_console() -> Any:
-    """The console for results: wide enough for the tables when stdout is a file or pipe."""
+    """The console for results: the terminal's width; into a file or pipe, $COLUMNS when
+    set, else 200 (wide enough for `--wide`)."""
+    import os
+
     from rich.console import Console
 
     c = Console(highlight=False)
-    return c if c.is_terminal else Console(highlight=False, width=160)
+    if c.is_terminal:
+        return c
+    columns = os.environ.get("COLUMNS", "")
+    return Console(highlight=False, width=int(columns) if columns.isdigit() else 200)
 
 
 def _stderr_console() -> Any:
@@ -123,9 +129,12 @@ def run(
         typer.Option("--judge-cache", help="SQLite cache of verdicts (default: next to --out)."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every metric of every type, with intervals.")
+    ] = False,
 ) -> None:
     """Run the pipeline over GOLD and write report.json, report.html and items.jsonl."""
-    from rag.eval.report import render_terminal
+    from rag.eval.report_text import render_terminal
     from rag.eval.runner import EvalOptions, Hooks, run_eval
 
     _check_before_running(index, model, top_k, retrieval_only, judge, judge_api_base)
@@ -200,7 +209,7 @@ def run(
     finally:
         if "p" in bar:
             bar["p"].stop()
-    render_terminal(result.report, _stdout_console())
+    render_terminal(result.report, _stdout_console(), wide=wide)
     sys.stdout.write(f"report: {result.out}/report.json  {result.out}/report.html\n")
 
 
@@ -254,13 +263,17 @@ def compare_runs(
     run_b: Annotated[Path, typer.Argument(help="Run folder B (the change).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
 ) -> None:
-    """Paired deltas B − A with bootstrap 95% intervals, and the questions that flipped."""
-    from rag.eval.report import compare, load_run, render_compare
+    """The settings that differ, then paired deltas B − A with bootstrap 95% intervals
+    and the questions that flipped."""
+    from rag.eval.report import compare, load_run
+    from rag.eval.report_text import config_changes, render_compare, run_config
 
-    _, a = load_run(run_a)
-    _, b = load_run(run_b)
+    report_a, a = load_run(run_a)
+    report_b, b = load_run(run_b)
+    changes = config_changes(run_config(run_a, report_a), run_config(run_b, report_b))
     result = compare(a, b)
     if as_json:
+        result = {"config_diff": changes, **result}
         sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
         return
-    render_compare(result, str(run_a), str(run_b), _stdout_console())
+    render_compare(result, str(run_a), str(run_b), _stdout_console(), changes)

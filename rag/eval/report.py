@@ -1,4 +1,5 @@
-"""Aggregates of a run: report.json, the terminal tables, report.html, and compare.
+"""Aggregates of a run: report.json, report.html, and compare (the terminal's tables are
+in `rag.eval.report_text`).
 
 report.json (the contract; keys may be added, never changed):
     {"n", "model", "index", "config",
@@ -277,66 +278,6 @@ def fmt(v: Any, ci: Sequence[float] | None = None, nd: int = 3) -> str:
     return s
 
 
-def render_terminal(report: dict[str, Any], console: Any) -> None:
-    """Tables of a report: per group, overall and per type, with 95% intervals."""
-    from rich.table import Table
-    from rich.text import Text
-
-    cfg = report.get("config", {})
-    head = (
-        f"{report['n']} questions · "
-        + ("retrieval only" if cfg.get("retrieval_only") else f"model {report['model']}")
-        + f" · index {report['index']} · top-k {cfg.get('top_k')}"
-        + (f" · judge {cfg.get('judge')}" if cfg.get("judge") else "")
-    )
-    console.print(head, markup=False)
-    groups = [g for g in (*GROUPS, "judge") if g in report]
-    if cfg.get("retrieval_only"):
-        groups = ["retrieval"]
-    for g in groups:
-        keys = GROUPS.get(g, JUDGE_KEYS)
-        if all(report[g].get(k) is None for k in keys):
-            continue
-        t = Table(title=g, title_justify="left", box=None, pad_edge=False)
-        t.add_column("type")
-        t.add_column("n", justify="right")
-        for k in keys:
-            t.add_column(k, justify="right")
-        rows = [("all", report), *sorted(report["per_type"].items())]
-        for name, src in rows:
-            vals = src.get(g) or {}
-            cis = (src.get("intervals") or {}).get(g) or {}
-            t.add_row(Text(name), str(src["n"]), *(fmt(vals.get(k), cis.get(k)) for k in keys))
-        console.print(t)
-    lat = report.get("latency_ms") or {}
-    if lat.get("p50") is not None:
-        console.print(f"latency ms: p50 {lat['p50']:.0f} · p95 {lat['p95']:.0f}")
-    u = report.get("usage") or {}
-    if any(v is not None for v in u.values()):
-        cost = "—" if u.get("cost_usd") is None else f"${u['cost_usd']:.4f}"
-        console.print(
-            f"tokens: {u.get('prompt_tokens')} prompt + {u.get('completion_tokens')} completion"
-            f" · cost: {cost}"
-        )
-    jr = report.get("judge_run")
-    if jr:
-        console.print(
-            f"judge {jr['model']}: {jr['calls']} calls, {jr['cached']} cached, "
-            f"{jr['unparsable']} unparsable"
-        )
-    b = report.get("baselines") or {}
-    if b and not cfg.get("retrieval_only"):
-        t = Table(title="baselines (same answer metrics)", title_justify="left", box=None)
-        t.add_column("baseline")
-        for k in ANSWER_KEYS:
-            t.add_column(k, justify="right")
-        ours = report.get("answer") or {}
-        t.add_row("this run", *(fmt(ours.get(k)) for k in ANSWER_KEYS))
-        for name, row in b.items():
-            t.add_row(name, *(fmt(row.get(k)) for k in ANSWER_KEYS))
-        console.print(t)
-
-
 # --------------------------------------------------------------------------- HTML
 
 _CHARTS = [
@@ -447,15 +388,25 @@ def render_html(report: dict[str, Any], records: Sequence[Record]) -> str:
                 "mrr": fmt((s.get("retrieval") or {}).get("mrr@10"), nd=2),
             }
         )
+    retrieval_only = bool(report.get("config", {}).get("retrieval_only"))
+    sections = [(f"g-{g}", g) for g in groups if not (retrieval_only and g != "retrieval")]
+    if not retrieval_only:
+        sections.append(("latency", "latency"))
+    if charts:
+        sections.append(("by-type", "by type"))
+    if report.get("baselines") and not retrieval_only:
+        sections.append(("baselines", "baselines"))
+    sections += [("worst", f"worst items ({len(worst)})"), ("config", "config")]
     return template.render(
         report=report,
+        sections=sections,
         groups=[(g, GROUPS.get(g, JUDGE_KEYS)) for g in groups],
         types=sorted(report.get("per_type", {}).items()),
         charts=charts,
         worst=worst,
         config_json=json.dumps(report.get("config", {}), indent=2, ensure_ascii=False),
         answer_keys=ANSWER_KEYS,
-        retrieval_only=bool(report.get("config", {}).get("retrieval_only")),
+        retrieval_only=retrieval_only,
     )
 
 
@@ -552,47 +503,3 @@ def compare(
     out["flips"] = flips
     out["transitions"] = dict(sorted(transitions.items()))
     return out
-
-
-def render_compare(result: dict[str, Any], a: str, b: str, console: Any) -> None:
-    from rich.table import Table
-
-    console.print(
-        f"A = {a}\nB = {b}\n{result['n_common']} common items"
-        + (f" (only in A: {result['only_a']}, only in B: {result['only_b']})")
-    )
-    t = Table(box=None, title="B − A (paired bootstrap 95%)", title_justify="left")
-    for c in ("metric", "A", "B", "Δ B−A", "95% interval", "n"):
-        t.add_column(c, justify="left" if c == "metric" else "right")
-    for name, row in result["metrics"].items():
-        if row["a"] is None and row["b"] is None:
-            continue
-        nd = 0 if name.startswith("latency") else 3
-        ci = row["interval"]
-        t.add_row(
-            name,
-            fmt(row["a"], nd=nd),
-            fmt(row["b"], nd=nd),
-            "—" if row["delta"] is None else f"{row['delta']:+.{nd}f}",
-            "" if not ci else f"[{ci[0]:+.3f}, {ci[1]:+.3f}]",
-            str(row["n"]),
-        )
-    console.print(t)
-    if result["transitions"]:
-        console.print(
-            "outcomes changed: " + ", ".join(f"{k} {v}" for k, v in result["transitions"].items())
-        )
-    for key, title in (
-        ("correct_to_wrong", "correct → wrong"),
-        ("wrong_to_correct", "wrong → correct"),
-        ("hit@10_lost", "hit@10 lost"),
-        ("hit@10_gained", "hit@10 gained"),
-    ):
-        rows = result["flips"][key]
-        if not rows:
-            continue
-        console.print(f"{title} ({len(rows)}):", highlight=False)
-        for r in rows[:30]:
-            console.print(f"  {r['id']} [{r['type']}] {r['question']}", markup=False)
-        if len(rows) > 30:
-            console.print(f"  … and {len(rows) - 30} more")
