@@ -1,4 +1,4 @@
-# The two commands a newcomer needs:   make demo   and   make test
+# The two commands a newcomer needs:   make demo   and   make test   (and make chat for the browser)
 # Everything installs into .venv; nothing outside the project is touched except Debian's
 # chromium for the browser tests (installed with apt when missing).
 
@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 QUESTION ?= why did Russia lift the ban
+CHAT_PORT ?= 8000
 
 .PHONY: demo test install install-dev chromium lint chat serve bench eval multihop clean
 
@@ -20,6 +21,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+# the browser chat needs only the `chat` extra (chainlit, SQLAlchemy, aiosqlite), no dev tools
+$(VENV)/.installed-chat: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -q -e ".[chat]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -42,8 +48,8 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-chat: $(VENV)/.installed-dev   # the chat needs the dev extra's chainlit, not chromium
-	$(BIN)/chainlit run app.py --host 127.0.0.1 --port 8000
+chat: $(VENV)/.installed-chat
+	$(BIN)/chainlit run app.py --host 127.0.0.1 --port $(CHAT_PORT)
 
 $(VENV)/.installed-serve: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install -q -e ".[serve]"
