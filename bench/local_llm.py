@@ -273,10 +273,13 @@ def main() -> None:
         rescore(args.rescore, args.gold)
         return
 
+    import signal
+
     from rag.api import ingest
     from rag.config import load_settings
     from rag.resources import articles_dir
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops the server
     server = None
     if args.api_base is None:
         server = LlamaServer(args.server_python, args.gguf, args.out.with_suffix(".server.log"))

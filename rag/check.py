@@ -20,9 +20,10 @@ Support, offline (no model but the bundled encoder):
   vectors, or the sentences embedded alone); supported at `threshold` and above;
 - a claim that states the passage's words verbatim is supported outright, one whose
   negation differs from its closest passage sentence is not.
-Sentences that `usable(chunk, span)` rejects (a planted instruction, say) never count as
-support. An optional `Verifier` (an LLM asked YES/NO, `rag.verify`) decides instead of
-the score, for the candidates that pass the number and name checks.
+Sentences that `usable(chunk, span)` rejects never count as support: by default those
+`rag.injection` flagged as orders to AI systems. An optional `Verifier` (an LLM asked
+YES/NO, `rag.verify`) decides instead of the score, for the candidates that pass the
+number and name checks.
 
 What it does not do: generate, retrieve, or print.
 """
@@ -54,6 +55,7 @@ from rag.claims import (
     segments,
     sentence_spans,
 )
+from rag.injection import flagged
 from rag.text import words
 from rag.types import Chunk, Hit, SentenceCheck
 
@@ -147,7 +149,11 @@ def _passage(hit: Hit, usable: Usable) -> tuple[_Passage, list[int]]:
 
 
 def default_usable(chunk: Chunk, span: Span) -> bool:
-    """A sentence may support a claim unless it is written at a machine reader."""
+    """A sentence may support a claim unless it is flagged as an order to AI systems
+    (`rag.injection`, stored with the chunk) or reads like one (for chunks of an index
+    built before flags were stored)."""
+    if flagged(chunk, span):
+        return False
     return INSTRUCTION.search(chunk.text[span[0] - chunk.start : span[1] - chunk.start]) is None
 
 

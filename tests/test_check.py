@@ -267,3 +267,20 @@ def test_rag_eval_reports_the_share_of_supported_sentences(
     assert items["b"]["scores"]["support"]["supported"] == 1.0
     assert [x["supported"] for x in items["a"]["sentences"]] == [True, False]
     assert res.report["support"]["supported"] == 0.75
+
+
+def test_a_flagged_sentence_never_counts_as_support(shown: tuple[list[Hit], Any]) -> None:
+    import dataclasses
+
+    hits, embed = shown
+    k = next(i for i, h in enumerate(hits, 1) if "Igor Krasnov" in h.chunk.text)
+    draft = f"The request was initiated by Prosecutor General Igor Krasnov [{k}]."
+    c = hits[k - 1].chunk
+    s, e = next(sp for sp in c.sentences if "Krasnov" in c.text[sp[0] - c.start : sp[1] - c.start])
+    marked = dataclasses.replace(c, flags=[(s, e, 0.9, "test: an order to AI readers")])
+    with_flag = [
+        dataclasses.replace(h, chunk=marked) if i == k else h for i, h in enumerate(hits, 1)
+    ]
+    assert check_draft(draft, hits, embed=embed).sentences[0].supported
+    out = check_draft(draft, with_flag, embed=embed)
+    assert not out.sentences[0].supported and out.order == []
