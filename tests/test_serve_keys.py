@@ -8,6 +8,7 @@ the only fake, at the network boundary.
 from __future__ import annotations
 
 import re
+import socket
 import stat
 import subprocess
 import sys
@@ -208,3 +209,14 @@ def test_an_llm_answer_and_its_deadline(
     assert "deadline of 6 s" in slow.json()["error"]["message"]
     assert httpx.get(server.url("/healthz")).status_code == 200
     assert off.choices[0].message.content
+    # a body that stops arriving is cut at the deadline too
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(
+            b"POST /v1/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"question": "Why'
+        )
+        reply = sock.recv(65536).decode()
+    assert reply.startswith("HTTP/1.1 408"), reply
+    assert "did not arrive within the request's deadline of 6 s" in reply
+    assert httpx.get(server.url("/healthz")).status_code == 200

@@ -151,6 +151,7 @@ def create_app(settings: Settings, *, warm: bool = True) -> FastAPI:
         upload_limit=int(s.max_upload_mb * 1024 * 1024),
         upload_paths=UPLOAD_PATHS,
         describe=describe,
+        deadline_s=s.request_timeout_s,
     )
     app.add_middleware(AccessLog)
     guarded = [Depends(authorize)]

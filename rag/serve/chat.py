@@ -47,7 +47,7 @@ from .service import Service, answer_extras, content, content_pieces, conversati
 log = logging.getLogger("rag.serve")
 router = APIRouter(
     tags=["OpenAI-compatible"],
-    responses=schema.error_responses(400, 401, 403, 404, 413, 429, 502, 503, 504),
+    responses=schema.error_responses(400, 401, 403, 404, 408, 413, 429, 502, 503, 504),
 )
 _END = object()
 CREATED = int(time.time())

@@ -158,7 +158,8 @@ def install_handlers(app: Any) -> None:
                 f"use {', '.join(allowed)}"
             )
         kind = kinds.get(e.status_code, "invalid_request_error")
-        return JSONResponse(error_body(msg, kind), status_code=e.status_code, headers=headers)
+        code = {408: "timeout", 413: "request_too_large"}.get(e.status_code)
+        return JSONResponse(error_body(msg, kind, code), status_code=e.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _bug(request: Any, e: Exception) -> JSONResponse:

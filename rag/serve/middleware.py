@@ -2,7 +2,8 @@
 
 - `BodyLimit`: a body larger than its path's limit gets 413 before it is read (from
   Content-Length) or as soon as it passes the limit (chunked bodies); JSON bodies are
-  small (`serve.max_body_kb`), uploads larger (`serve.max_upload_mb`).
+  small (`serve.max_body_kb`), uploads larger (`serve.max_upload_mb`). A body still
+  arriving at the request's deadline gets 408 (a slow sender holds no worker for long).
 - `AccessLog`: one line per request — method, path, status, milliseconds and the
   caller's key *name* (never the key; query strings are not logged either).
 
@@ -17,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import anyio
 from starlette.exceptions import HTTPException
 
 from .errors import error_body
@@ -37,6 +39,15 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, message)
 
 
+class BodyTooSlow(HTTPException):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            408,
+            f"the request body did not arrive within the request's deadline of {seconds:g} s; "
+            "send it at once, or raise serve.request_timeout_s on the server",
+        )
+
+
 class BodyLimit:
     def __init__(
         self,
@@ -46,9 +57,10 @@ class BodyLimit:
         upload_limit: int,
         upload_paths: tuple[str, ...],
         describe: Callable[[bool], str],
+        deadline_s: float,
     ) -> None:
         self.app, self.json_limit, self.upload_limit = app, json_limit, upload_limit
-        self.upload_paths, self.describe = upload_paths, describe
+        self.upload_paths, self.describe, self.deadline_s = upload_paths, describe, deadline_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,10 +79,15 @@ class BodyLimit:
             await _send_413(send, self.describe(upload))
             return
         seen = 0
+        until = time.monotonic() + self.deadline_s
 
         async def counted() -> Message:
             nonlocal seen
-            message = await receive()
+            try:
+                with anyio.fail_after(max(0.0, until - time.monotonic())):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTooSlow(self.deadline_s) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
+import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -29,7 +30,7 @@ from .errors import ApiError, from_rag_error, too_large
 
 router = APIRouter(
     tags=["REST"],
-    responses=schema.error_responses(400, 401, 403, 404, 413, 415, 429, 501, 502, 503, 504),
+    responses=schema.error_responses(400, 401, 403, 404, 408, 413, 415, 429, 501, 502, 503, 504),
 )
 health = APIRouter(tags=["health"])
 
@@ -231,7 +232,13 @@ async def healthz(request: Request) -> JSONResponse:
         return {"generation": idx.generation, "documents": docs, "chunks": idx.n_chunks}
 
     try:
-        out |= await anyio.to_thread.run_sync(look)
+        with anyio.fail_after(s.serve.request_timeout_s):
+            out |= await anyio.to_thread.run_sync(look, abandon_on_cancel=True)
+    except TimeoutError:
+        return JSONResponse(
+            {**out, "status": "unavailable", "error": "the index did not open in time"},
+            status_code=503,
+        )
     except RagError as e:
         err = from_rag_error(e)
         return JSONResponse(

@@ -40,6 +40,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         401: "No API key, or an invalid one (once the server has keys).",
         403: "A keyless server refuses requests from other hosts or origins.",
         404: "An unknown model, job or path.",
+        408: "The request body did not arrive before the request's deadline.",
         413: "The body is too large.",
         415: "An unsupported content or file type.",
         429: "The key's rate limit is reached; see Retry-After.",
