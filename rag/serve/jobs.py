@@ -230,10 +230,10 @@ class Jobs:
     def _public(self, report: dict[str, Any]) -> dict[str, Any]:
         """The report without the server's paths: files by name only."""
         report.pop("index", None)
-        for key in ("skipped", "warnings"):
-            for s in report.get(key, []):
-                where = str(s.get("where", ""))
-                s["where"] = where.replace(str(self.uploads) + os.sep, "")
+        for value in report.values():  # skipped, new_skipped, warnings...
+            for s in value if isinstance(value, list) else ():
+                if isinstance(s, dict) and "where" in s:
+                    s["where"] = str(s["where"]).replace(str(self.uploads) + os.sep, "")
         return report
 
     @staticmethod
