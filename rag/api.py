@@ -22,10 +22,12 @@ from rag import skiplog
 from rag.chunking import Chunker, ChunkParams, embed_text, header_text
 from rag.config import OFFLINE_MODEL, LLMSettings, Settings, index_fingerprint, load_settings
 from rag.embed import Encoder, get_encoder
-from rag.errors import IndexMismatchError, IndexNotFoundError, InputError, UsageError
+from rag.errors import IndexMismatchError, IndexNotFoundError, InputError, RagError, UsageError
 from rag.followup import condense
 from rag.generate import Delta, Final, Turn, collect, generate_stream
-from rag.ingest import Skipped, read_paths
+from rag.ingest import Skipped
+from rag.ingest.web import is_url
+from rag.interrupts import Interrupted, Stop, StopSignals, signal_name
 from rag.llm import prefetch_litellm, preflight
 from rag.retrieve import Retriever
 from rag.store import IndexWriter, StoredIndex, check_compatible, current_generation, open_index
@@ -59,6 +61,7 @@ class IngestReport:
     skipped: list[Skipped] = field(default_factory=list)
     new_skipped: list[Skipped] = field(default_factory=list)  # not skipped last time
     warnings: list[Skipped] = field(default_factory=list)
+    copies: list[str] = field(default_factory=list)  # notes on duplicates stored as copies
     files: int = 0
     chunks_embedded: int = 0
     generation: str | None = None
@@ -131,8 +134,8 @@ def ingest(
     if paths:
         paths = list(paths)
     elif recorded:  # what this index was built from (also to rebuild it), not the bundled corpus
-        paths = [p for p in recorded if Path(p).exists()]
-        missing = [p for p in recorded if not Path(p).exists()]
+        paths = [p for p in recorded if is_url(p) or Path(p).exists()]
+        missing = [p for p in recorded if not is_url(p) and not Path(p).exists()]
         if missing and progress.on_notice:
             progress.on_notice(f"recorded input {', '.join(missing)} is gone; skipping it")
         if not paths:
@@ -142,13 +145,78 @@ def ingest(
             )
     else:
         paths = list(s.index.corpus)
-    read = read_paths(paths, max_file_mb=s.limits.max_file_mb, max_files=s.limits.max_files)
+    stop = StopSignals()
+    done = _Done()
+    with stop:
+        try:
+            return _ingest(
+                s, paths, recorded, named, rebuild, prune, progress, encoder, stop, done, t0
+            )
+        except Stop as e:
+            raise _interrupted(s, e.signum, rebuild, done) from None
+
+
+@dataclass
+class _Done:
+    """How far an ingest got: documents published so far of those to embed."""
+
+    committed: int = 0
+    todo: int = 0
+
+
+def _interrupted(s: Settings, signum: int, rebuild: bool, done: _Done) -> Interrupted:
+    from rag.ingest.run import interrupted_message
+
+    index = Path(s.index.dir)
+    gen = current_generation(index)
+    kept_now = 0
+    if gen is not None:
+        import json
+
+        try:
+            manifest = json.loads((index / gen / "manifest.json").read_text(encoding="utf-8"))
+            kept_now = int(manifest.get("counts", {}).get("documents", 0))
+        except (OSError, ValueError):
+            pass
+    msg = interrupted_message(
+        index,
+        signal_name(signum),
+        kept_now=kept_now,
+        committed=done.committed,
+        todo=done.todo,
+        rebuild=rebuild,
+    )
+    return Interrupted(msg, signum)
+
+
+def _ingest(
+    s: Settings,
+    paths: list[Path | str],
+    recorded: list[str],
+    named: bool,
+    rebuild: bool,
+    prune: bool,
+    progress: IngestProgress,
+    encoder: Encoder | None,
+    stop: StopSignals,
+    done: _Done,
+    t0: float,
+) -> IngestReport:
+    from rag.ingest.run import copy_notice, known_pages, plan_copies, read_inputs
+
+    known: dict[str, tuple[str, dict[str, str]]] = {}
+    if not rebuild and current_generation(Path(s.index.dir)) is not None:
+        try:
+            known = known_pages(open_index(Path(s.index.dir)))
+        except (RagError, OSError, ValueError):  # a damaged index: the writer reports it
+            known = {}
+    read = read_inputs(paths, s, known)
     report = IngestReport(
         Path(s.index.dir), skipped=read.skipped, warnings=read.warnings, files=read.files
     )
     # a rebuild from named paths starts the record over; anything else adds to it
     kept = [] if (rebuild and named) else recorded
-    inputs = sorted({*kept, *(str(Path(p).resolve()) for p in paths)})
+    inputs = sorted({*kept, *(str(p) if is_url(str(p)) else str(Path(p).resolve()) for p in paths)})
     fingerprint = index_fingerprint(s)
 
     writer = IndexWriter(
@@ -174,23 +242,49 @@ def ingest(
             else:
                 (report.updated if old is not None else report.added).append(d.id)
                 todo.append(d)
+        report.unchanged += [u.doc_id for u in read.unchanged if u.doc_id in stored_now]
 
+        removed: set[str] = set()
         if not rebuild:  # stored documents whose file is gone: --prune removes them
-            seen_ids = {d.id for d in read.documents}
+            seen_ids = {d.id for d in read.documents} | {u.doc_id for u in read.unchanged}
             read_files = {_origin_file(d.origin) for d in read.documents}
             read_files |= {_origin_file(x.where) for x in read.skipped}
             for doc_id, origin in w.stored_origins().items():
+                if origin and is_url(origin):  # pages are never "gone": a feed moves on
+                    continue
                 f = _origin_file(origin)
                 gone = f is not None and not Path(f).exists()
                 dropped = f in read_files and doc_id not in seen_ids  # file read, doc not in it
                 if prune and (gone or dropped):
                     w.remove(doc_id)
+                    removed.add(doc_id)
                     report.removed.append(doc_id)
                 elif gone:
                     report.gone.append(doc_id)
 
+        # duplicates: copies are stored without chunks; ex-copies are embedded
+        if todo or removed or rebuild or _threshold_changed(w.base, s):
+            plan = plan_copies(
+                read.documents,
+                {d.id for d in todo},
+                None if rebuild else w.base,
+                removed,
+                s.ingest.near_duplicates,
+            )
+            copies = {d.id for d in plan.as_copies}
+            todo = [d for d in todo if d.id not in copies] + plan.to_embed
+            for d in plan.as_copies:
+                w.put(d, [], _no_vectors(), [])
+            reads = {d.id: d for d in read.documents}
+            for d in plan.new_copies:
+                role = plan.roles[d.id]
+                rep = plan.origin_of(role.of, reads, None if rebuild else w.base)
+                report.copies.append(copy_notice(d, role, rep))
+        fingerprint = {**fingerprint, "near_duplicates": s.ingest.near_duplicates}
+
         enc: Encoder | None = None
         embedding: dict[str, Any] | None = w.base.manifest["embedding"] if w.base else None
+        done.todo = len(todo)
         if todo:
             enc = encoder or encoder_for(s, None if rebuild else w.base and w.base.manifest)
             embedding = {"model": s.embedding.model, "dim": enc.dim, "backend": enc.backend}
@@ -199,40 +293,68 @@ def ingest(
             if progress.on_start:
                 progress.on_start(sum(len(c) for _, c in planned))
             last_commit = time.monotonic()
-            for batch in _batches(planned, EMBED_BATCH_CHUNKS):
-                texts: list[str] = []
-                spans: list[list[tuple[int, int]]] = []
-                for d, chunks in batch:
-                    header = header_text(d) if s.chunking.header else ""
-                    shift = len(embed_text("", header))  # the passage starts after the header
-                    for c in chunks:
-                        texts.append(embed_text(c.text, header))
-                        spans.append(
-                            [(a - c.start + shift, b - c.start + shift) for a, b in c.sentences]
-                        )
-                vectors, sentence_vectors = enc.encode_with_spans(
-                    texts, spans, batch_size=s.embedding.batch_size, progress=progress.on_advance
-                )
-                report.chunks_embedded += len(texts)
-                i = 0
-                for d, chunks in batch:
-                    n = len(chunks)
-                    w.put(d, chunks, vectors[i : i + n], sentence_vectors[i : i + n])
-                    i += n
-                due = time.monotonic() - last_commit >= s.index.commit_every_s
-                if due and not rebuild:  # publish progress; a rebuild publishes once, at the end
-                    report.generation = w.commit(fingerprint, embedding)
-                    last_commit = time.monotonic()
+            put_docs = 0
+            with stop.deferred():  # a signal stops between batches, after publishing them
+                for batch in _batches(planned, EMBED_BATCH_CHUNKS):
+                    texts: list[str] = []
+                    spans: list[list[tuple[int, int]]] = []
+                    for d, chunks in batch:
+                        header = header_text(d) if s.chunking.header else ""
+                        shift = len(embed_text("", header))  # the passage starts after it
+                        for c in chunks:
+                            texts.append(embed_text(c.text, header))
+                            spans.append(
+                                [(a - c.start + shift, b - c.start + shift) for a, b in c.sentences]
+                            )
+                    vectors, sentence_vectors = enc.encode_with_spans(
+                        texts,
+                        spans,
+                        batch_size=s.embedding.batch_size,
+                        progress=progress.on_advance,
+                    )
+                    report.chunks_embedded += len(texts)
+                    i = 0
+                    for d, chunks in batch:
+                        n = len(chunks)
+                        w.put(d, chunks, vectors[i : i + n], sentence_vectors[i : i + n])
+                        i += n
+                    put_docs += len(batch)
+                    due = time.monotonic() - last_commit >= s.index.commit_every_s
+                    if (due or stop.pending is not None) and not rebuild:
+                        # publish progress; a rebuild publishes once, at the end
+                        report.generation = w.commit(fingerprint, embedding)
+                        done.committed = put_docs
+                        last_commit = time.monotonic()
+                    stop.check()
         if embedding is None:  # a new index with nothing to embed still records its model
             enc = encoder or encoder_for(s)
             embedding = {"model": s.embedding.model, "dim": enc.dim, "backend": enc.backend}
-        if w.changed or w.base is None or rebuild or inputs != recorded:
+        if (
+            w.changed
+            or w.base is None
+            or rebuild
+            or inputs != recorded
+            or _threshold_changed(w.base, s)
+        ):
             report.generation = w.commit(fingerprint, embedding)
         elif report.generation is None:
             report.generation = w.base.generation
         report.new_skipped = skiplog.update(w.dir, read.skipped)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _threshold_changed(base: StoredIndex | None, s: Settings) -> bool:
+    """The near-duplicate threshold differs from the one the index was clustered with."""
+    if base is None:
+        return False
+    return base.manifest.get("settings", {}).get("near_duplicates") != s.ingest.near_duplicates
+
+
+def _no_vectors() -> Any:
+    import numpy as np
+
+    return np.zeros((0, 0), dtype=np.float32)
 
 
 def encoder_for(

@@ -245,16 +245,33 @@ def _title_line(d: Any) -> str:
     return d.title + (f" — {meta}" if meta else "")
 
 
+def also_reported(copies: list[dict[str, Any]]) -> str:
+    """'also reported by Metro Daily (2024-05-02) and Coast Herald' for a wire copy's
+    other publishers (ingest keeps them; only one copy is searched)."""
+    names = []
+    for x in copies:
+        name = x.get("source") or x.get("url") or x.get("id") or "?"
+        date = (x.get("published_at") or "")[:10]
+        names.append(f"{name} ({date})" if date else str(name))
+    if not names:
+        return ""
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"also reported by {listed}"
+
+
 def _source_line(c: Any) -> str:
     d, ch = c.hit.doc, c.hit.chunk
-    head = f"[{c.n}] {_title_line(d)}  ({ch.doc_id})"
+    page = f", {c.page}" if c.page else ""
+    head = f"[{c.n}] {_title_line(d)}{page}  ({ch.doc_id})"
     if c.quotes:
         doc_text = ch.text
         quote = " … ".join(doc_text[s - ch.start : e - ch.start] for s, e in c.quotes)
     else:
         quote = ch.text
     quote = quoted(textwrap.shorten(" ".join(quote.split()), width=300, placeholder=" …"))
-    return head + "\n" + textwrap.indent(textwrap.fill(quote, width=96), "    ")
+    out = head + "\n" + textwrap.indent(textwrap.fill(quote, width=96), "    ")
+    also = also_reported(d.extra.get("also_published_by", []))
+    return out + ("\n    " + also if also else "")
 
 
 _INNER = str.maketrans({"“": "‘", "”": "’", '"': "’"})

@@ -262,6 +262,41 @@ class LimitSettings(BaseModel):
         return top_k
 
 
+class IngestSettings(BaseModel):
+    html_extractor: Literal["trafilatura", "selectolax"] = Field(
+        default="trafilatura",
+        description="How a web page's main text is found: trafilatura leaves out menus, ads, "
+        "related links and comments (bench/html_extractors.py); selectolax keeps all the text "
+        "of <article>/<main>/<body> minus nav, header, footer and aside.",
+    )
+    near_duplicates: float = Field(
+        default=0.85,
+        ge=0.3,
+        le=1.01,
+        description="Wire copies: a document whose body's 5-word shingles are this share "
+        "inside a longer one's is kept as 'also published by' it, not searched "
+        "(bench/near_duplicates.py). 1.01: exact copies only. A new value applies at the next "
+        "ingest that changes anything.",
+    )
+    user_agent: str = Field(
+        default="rag-news-ingest/0.1 (+https://github.com/; python-httpx)",
+        description="User-Agent sent when fetching URLs, and the name robots.txt rules match.",
+    )
+    fetch_timeout_s: float = Field(
+        default=20.0, gt=0, description="Longest wait to connect to a server or for its data."
+    )
+    fetch_max_mb: float = Field(
+        default=20.0, gt=0, description="Pages, PDFs and feeds larger than this are not fetched."
+    )
+    max_redirects: int = Field(default=5, ge=0, description="Redirects followed per URL.")
+    respect_robots: bool = Field(
+        default=True, description="Fetch only what the site's robots.txt allows our user agent."
+    )
+    max_pages: int = Field(
+        default=500, ge=1, description="Most pages fetched for one feed or sitemap URL."
+    )
+
+
 class ChatSettings(BaseModel):
     database_url: str | None = Field(
         default=None,
@@ -348,6 +383,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     check: CheckSettings = Field(default_factory=CheckSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
 

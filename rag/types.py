@@ -9,8 +9,20 @@ helpers for the JSON contracts. Importing this module is cheap.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+def page_label(pages: Sequence[int] | None, start: int, end: int | None = None) -> str | None:
+    """'p. 3' (or 'pp. 3–4') for a span of a paged document's text (a PDF, whose
+    `extra["pages"]` holds the offset where each page starts); None for other documents."""
+    if not pages:
+        return None
+    first = bisect_right(pages, start)
+    last = bisect_right(pages, max(start, (end if end is not None else start) - 1))
+    return f"p. {first}" if last == first else f"pp. {first}–{last}"
 
 
 @dataclass(slots=True)
@@ -124,7 +136,15 @@ class Citation:
             "end": c.end,
             "text": c.text,
             "quotes": [list(q) for q in self.quotes],
+            "page": self.page,
+            "also_published_by": list(d.extra.get("also_published_by", [])),
         }
+
+    @property
+    def page(self) -> str | None:
+        """Where the passage is in a PDF ('p. 3'); None for other documents."""
+        c = self.hit.chunk
+        return page_label(self.hit.doc.extra.get("pages"), c.start, c.end)
 
 
 @dataclass(slots=True)

@@ -26,6 +26,7 @@ from rag.ingest import SUPPORTED, read_paths
 from rag.store import open_index
 
 from .conftest import write
+from .news_files import make_scanned_pdf
 
 SUFFIXES = sorted(SUPPORTED)
 FUZZ_SETTINGS = settings(
@@ -112,7 +113,9 @@ HOSTILE: dict[str, tuple[str | bytes, str]] = {
     "empty.md": ("", "empty file"),
     "blank.txt": (" \n\t\n", "empty file"),
     "binary.txt": (bytes(range(256)) * 64, "binary file"),
-    "latin1.md": ("# Caf\xe9\n\nd\xe9j\xe0 vu".encode("latin-1"), "not UTF-8"),
+    "latin1.md": ("# Caf\xe9\n\nd\xe9j\xe0 vu".encode("latin-1"), "not UTF-8: read as"),
+    "broken.pdf": (b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\n", "not a readable PDF"),
+    "table.csv": ("a,b\n1,2\n", "unsupported type .csv"),
     "nested.html": (
         "<html><body>" + "<div>" * 200_000 + "<p>Deep inside, the reactor was shut down "
         "safely.</p>" + "</div>" * 200_000 + "</body></html>",
@@ -168,6 +171,8 @@ def hostile_folder(root: Path) -> dict[str, str]:
     write(root / "b" / "dup.md", "# Dup B\n\nThe second dup article.\n")
     expect["dup.md"] = "is taken by"
     (root / "folder.md").mkdir()  # a directory with a supported suffix is not a file
+    make_scanned_pdf(root / "scan.pdf")
+    expect["scan.pdf"] = "no text layer"
     return expect
 
 
@@ -196,7 +201,7 @@ def test_rag_ingest_of_a_hostile_folder(tmp_path: Path) -> None:
     ids = {r["id"] for r in idx.doc_rows()}
     expected_ids = {
         "good-bridge", "good-rtl", "nested", "no-close", "bad-yaml", "list-yaml",
-        "rec-1", "rec-1-2", "dup", "b-dup",
+        "rec-1", "rec-1-2", "dup", "b-dup", "latin1",
     }  # fmt: skip
     assert ids == expected_ids, ids
     rtl = idx.doc_text("good-rtl") or ""

@@ -102,19 +102,43 @@ def test_bad_files_are_skipped_with_reasons_and_the_rest_read(tmp_path: Path) ->
     write(tmp_path / "good.md", "# Good\n\nFine text.")
     write(tmp_path / "empty.md", "  \n")
     write(tmp_path / "binary.txt", b"\x00\x01\x02abc" * 100)
-    write(tmp_path / "latin1.txt", "caf\xe9 au lait".encode("latin-1"))
+    write(tmp_path / "latin1.txt", "Caf\xe9\nLe caf\xe9 au lait co\xfbte 3 €.".encode("cp1252"))
     write(tmp_path / "broken.json", "[{")
     write(tmp_path / "bad-front.md", "---\ntitle: [unclosed\n---\nText kept.")
-    write(tmp_path / "ignored.pdf", b"%PDF-1.4")
+    write(tmp_path / "broken.pdf", b"%PDF-1.4")
+    write(tmp_path / "table.csv", "a,b\n1,2\n")
+    write(tmp_path / "noext", "some text")
     r = read(tmp_path)
-    assert sorted(d.id for d in r.documents) == ["bad-front", "good"]
+    assert sorted(d.id for d in r.documents) == ["bad-front", "good", "latin1"]
     why = {Path(x.where).name: x.reason for x in r.skipped}
     assert why["empty.md"] == "empty file"
     assert "binary" in why["binary.txt"]
-    assert "not UTF-8" in why["latin1.txt"] and "convert" in why["latin1.txt"]
     assert "invalid JSON" in why["broken.json"]
+    assert "not a readable PDF" in why["broken.pdf"]
+    for name, kind in (("table.csv", "type .csv"), ("noext", "type (no file extension)")):
+        assert why[name].startswith(f"unsupported {kind}; supported: ") and ".pdf" in why[name]
     assert any("front matter ignored" in w.reason for w in r.warnings)
-    assert r.files == 6
+    latin1 = next(d for d in r.documents if d.id == "latin1")  # decoded, not skipped
+    assert (latin1.title, latin1.text) == ("Café", "Le café au lait coûte 3 €.")
+    assert any(Path(w.where).name == "latin1.txt" and "not UTF-8" in w.reason for w in r.warnings)
+    assert r.files == 7  # the two of unsupported types are not read
+
+
+def test_a_file_of_an_unsupported_type_named_explicitly_fails_naming_the_types(
+    tmp_path: Path,
+) -> None:
+    for name in ("data.csv", "README"):
+        f = write(tmp_path / name, "a,b\n")
+        with pytest.raises(InputError, match=r"cannot read .*: unsupported type.*: .*\.pdf"):
+            read(f)
+
+
+def test_a_declared_html_charset_wins_over_detection(tmp_path: Path) -> None:
+    page = '<html><head><meta charset="windows-1251"><title>Новости</title></head><body>'
+    page += "<p>Москва — столица России, сказал он.</p></body></html>"
+    write(tmp_path / "ru.html", page.encode("cp1251"))
+    (doc,) = read(tmp_path).documents
+    assert doc.title == "Новости" and "Москва — столица России" in doc.text
 
 
 def test_duplicate_ids_are_disambiguated_with_a_warning(tmp_path: Path) -> None:
