@@ -26,6 +26,7 @@ from rag.errors import IndexMismatchError, IndexNotFoundError, InputError, RagEr
 from rag.followup import condense
 from rag.generate import Delta, Final, Turn, collect, generate_stream
 from rag.ingest import Skipped
+from rag.ingest.dedup import annotate_copies
 from rag.ingest.web import is_url
 from rag.interrupts import Interrupted, Stop, StopSignals, signal_name
 from rag.llm import prefetch_litellm, preflight
@@ -454,6 +455,7 @@ class Pipeline:
                         f"--index {self.index_dir}`"
                     )
                 new = open_index(self.index_dir)
+                annotate_copies(new.docs())  # wire copies: each searched one names the others
                 check_compatible(
                     new.manifest,
                     index_fingerprint(self.settings),

@@ -50,10 +50,11 @@ def _settings(index: Path | None = None, **groups: dict[str, Any]) -> Any:
 @app.command()
 def ingest(
     paths: Annotated[
-        list[Path] | None,
+        list[str] | None,
         typer.Argument(
-            help="Files or folders (.md .txt .html .json .jsonl); default: what the "
-            "index was built from, or the bundled articles (index.corpus) for a new one."
+            help="Files, folders (.md .txt .html .pdf .json .jsonl) or http(s) URLs of pages, "
+            "RSS/Atom feeds or sitemaps; default: what the index was built from, or the "
+            "bundled articles (index.corpus) for a new one."
         ),
     ] = None,
     index: IndexOpt = None,
@@ -106,6 +107,8 @@ def ingest(
     _print_skips(report, verbose)
     for x in report.warnings:
         _err(f"warning: {x.where}: {x.reason}")
+    for note in report.copies:
+        _err(note)
     if report.gone:
         some = ", ".join(report.gone[:3]) + (" …" if len(report.gone) > 3 else "")
         _err(
@@ -470,9 +473,18 @@ def _click_exceptions() -> tuple[tuple[type[BaseException], ...], tuple[type[Bas
 
 
 def main(argv: list[str] | None = None) -> None:
+    from rag.interrupts import Interrupted, Stop, signal_name, terminate_as_interrupt
+
     aborts, click_errors = _click_exceptions()
     try:
-        app(args=argv, standalone_mode=False)
+        with terminate_as_interrupt():
+            app(args=argv, standalone_mode=False)
+    except Interrupted as e:  # says itself what was kept and how to go on
+        _err(str(e))
+        sys.exit(e.exit_code)
+    except Stop as e:  # SIGTERM elsewhere than in an ingest
+        _err(signal_name(e.signum))
+        sys.exit(Interrupted("", e.signum).exit_code)
     except RagError as e:
         _err(f"error: {e}")
         sys.exit(e.exit_code)

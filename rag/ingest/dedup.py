@@ -105,7 +105,7 @@ def cluster(docs: Iterable[Member], threshold: float) -> dict[str, Role]:
     copies are clustered."""
     order = sorted(docs, key=lambda d: (-len(d.text), d.published_at or "\uffff", d.id))
     roles: dict[str, Role] = {}
-    exact: dict[str, str] = {}
+    exact: dict[str, Role] = {}  # body → the role of a copy of it: its representative's
     reps: dict[str, Member] = {}
     lsh = None
     if threshold <= 1.0:
@@ -117,10 +117,10 @@ def cluster(docs: Iterable[Member], threshold: float) -> dict[str, Role]:
     for d in order:
         words = words_of(d.text)
         key = body_key(words)
-        if key in exact:
-            roles[d.id] = Role(exact[key], "exact", 1.0)
+        if key in exact:  # the same body as one seen: the same representative
+            roles[d.id] = exact[key]
             continue
-        exact[key] = d.id
+        exact[key] = Role(d.id, "exact", 1.0)
         if lsh is None:
             continue
         sh = shingles(words)
@@ -131,7 +131,7 @@ def cluster(docs: Iterable[Member], threshold: float) -> dict[str, Role]:
             if sim >= threshold and (best is None or sim > best[0]):
                 best = (sim, rep)
         if best is not None:
-            roles[d.id] = Role(best[1], "near", round(best[0], 3))
+            roles[d.id] = exact[key] = Role(best[1], "near", round(best[0], 3))
         else:
             reps[d.id] = d
             lsh.insert(d.id, sig)
