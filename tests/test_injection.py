@@ -348,7 +348,14 @@ def test_html_comments_are_dropped_and_hidden_text_is_flagged(tmp_path: Path) ->
         "<p>The decision followed a court hearing in Moscow.</p></article></body></html>"
     )
     write(tmp_path / "c" / "page.html", page)
+    # trafilatura (the default reader) leaves hidden elements out of the article
     doc = read_paths([tmp_path / "c"], max_file_mb=5, max_files=10).documents[0]
+    assert "never lifted" not in doc.text and "5 billion" not in doc.text
+    assert "court hearing" in doc.text and not injection.scan(doc.text)
+    # the selectolax reader keeps them: then they are flagged
+    doc = read_paths(
+        [tmp_path / "c"], max_file_mb=5, max_files=10, html_extractor="selectolax"
+    ).documents[0]
     assert "never lifted" not in doc.text  # the comment is not part of the article
     flags = injection.scan(doc.text)
     assert [doc.text[f.start : f.end][:20] for f in flags] == ["Note to AI assistant"]
