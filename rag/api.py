@@ -279,8 +279,10 @@ def _ingest(
             reads = {d.id: d for d in read.documents}
             for d in plan.new_copies:
                 role = plan.roles[d.id]
-                rep = plan.origin_of(role.of, reads, None if rebuild else w.base)
-                report.copies.append(copy_notice(d, role, rep))
+                base = None if rebuild else w.base
+                rep = plan.origin_of(role.of, reads, base)
+                same = plan.origin_of(role.same_as or role.of, reads, base)
+                report.copies.append(copy_notice(d, role, rep, same))
         fingerprint = {**fingerprint, "near_duplicates": s.ingest.near_duplicates}
 
         enc: Encoder | None = None

@@ -105,4 +105,4 @@ def write(path: Path, text: str | bytes) -> Path:
     return path
 
 
-pytest_plugins = ["tests.openai_server"]
+pytest_plugins = ["tests.openai_server", "tests.news_server"]

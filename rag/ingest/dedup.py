@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 SHINGLE_WORDS = 5
@@ -38,8 +38,9 @@ class Role:
     """A copy's place: the representative it belongs to, how, and how similar."""
 
     of: str
-    kind: str  # "exact" or "near"
+    kind: str  # "exact" (the same body as `same_as`) or "near"
     similarity: float
+    same_as: str | None = field(default=None, compare=False)  # the identical document
 
 
 @dataclass(slots=True)
@@ -117,10 +118,11 @@ def cluster(docs: Iterable[Member], threshold: float) -> dict[str, Role]:
     for d in order:
         words = words_of(d.text)
         key = body_key(words)
-        if key in exact:  # the same body as one seen: the same representative
-            roles[d.id] = exact[key]
+        if key in exact:  # the same body as one seen: its representative
+            first = exact[key]
+            roles[d.id] = Role(first.of, "exact", first.similarity, same_as=first.same_as)
             continue
-        exact[key] = Role(d.id, "exact", 1.0)
+        exact[key] = Role(d.id, "exact", 1.0, same_as=d.id)
         if lsh is None:
             continue
         sh = shingles(words)
@@ -131,7 +133,8 @@ def cluster(docs: Iterable[Member], threshold: float) -> dict[str, Role]:
             if sim >= threshold and (best is None or sim > best[0]):
                 best = (sim, rep)
         if best is not None:
-            roles[d.id] = exact[key] = Role(best[1], "near", round(best[0], 3))
+            roles[d.id] = Role(best[1], "near", round(best[0], 3))
+            exact[key] = Role(best[1], "exact", round(best[0], 3), same_as=d.id)
         else:
             reps[d.id] = d
             lsh.insert(d.id, sig)

@@ -116,6 +116,23 @@ def _meta_fields(tree: Any) -> dict[str, Any]:
     }
 
 
+_CONFIG: Any = None
+
+
+def _config() -> Any:
+    """trafilatura's settings, with its "extensive" date search off: that one guesses a
+    date from any year on the page (a footer's "© 2026" became 2026-01-01), and a
+    document's date is never invented. Dates in markup (JSON-LD, <time>, meta) remain."""
+    global _CONFIG
+    if _CONFIG is None:
+        from trafilatura.settings import use_config
+
+        cfg = use_config()
+        cfg.set("DEFAULT", "EXTENSIVE_DATE_SEARCH", "off")
+        _CONFIG = cfg
+    return _CONFIG
+
+
 def _trafilatura(html: str, url: str | None) -> dict[str, Any] | None:
     from trafilatura import bare_extraction
 
@@ -128,6 +145,7 @@ def _trafilatura(html: str, url: str | None) -> dict[str, Any] | None:
             include_tables=True,
             deduplicate=False,
             favor_precision=True,  # the same recall on news pages (bench), no menus
+            config=_config(),
         )
     except (ValueError, TypeError, RecursionError, AttributeError):  # malformed trees
         return None

@@ -80,7 +80,8 @@ def _info(reader: Any) -> dict[str, Any]:
 
 def _page_text(text: str) -> str:
     """A page's lines joined into paragraphs: a line that ends a sentence and is shorter
-    than most ends its paragraph; 'exam-' + 'ple' across a line break becomes 'example'."""
+    than most, or a much shorter one (a heading), ends its paragraph; 'exam-' + 'ple'
+    across a line break becomes 'example'."""
     lines = [" ".join(ln.split()) for ln in clean(text).split("\n")]
     full = sorted(len(ln) for ln in lines if ln)
     if not full:
@@ -98,7 +99,7 @@ def _page_text(text: str) -> str:
             cur = cur[:-1] + ln
         else:
             cur = f"{cur} {ln}" if cur else ln
-        if _END.search(ln) and len(ln) < 0.8 * wide:
+        if len(ln) < 0.6 * wide or (_END.search(ln) and len(ln) < 0.8 * wide):
             paras.append(cur)
             cur = ""
     if cur:

@@ -164,10 +164,11 @@ def plan_copies(
     return plan
 
 
-def copy_notice(doc: Document, role: Role, rep_origin: str) -> str:
+def copy_notice(doc: Document, role: Role, rep_origin: str, same_origin: str) -> str:
     where = doc.origin or doc.id
     if role.kind == "exact":
-        return f"note: {where} is an exact copy of {rep_origin}; stored once (searched as that)"
+        also = "" if same_origin == rep_origin else f", searched as {rep_origin}"
+        return f"note: {where} is an exact copy of {same_origin}; stored once{also}"
     return (
         f"note: {where} is a near-duplicate of {rep_origin} ({role.similarity:.0%} of its "
         "text shared): kept as 'also published by', not searched (ingest.near_duplicates)"

@@ -52,7 +52,7 @@ class _Reader:
     ) -> None:
         self.fetcher, self.known, self.max_pages = fetcher, known, max_pages
         self.extractor = extractor
-        self.done: set[str] = set()  # pages read in this run (a feed may repeat one)
+        self.done: dict[str, str] = {}  # final URL → asked URL of the pages read this run
 
     def url(self, url: str) -> Iterator[Item | Unchanged]:
         got = self._get(url)
@@ -80,7 +80,11 @@ class _Reader:
     def _page(self, got: Fetched, fallback: dict[str, Any]) -> Iterator[Item]:
         from rag.ingest.files import read_bytes
 
-        self.done.add(got.url)
+        if got.final_url in self.done and self.done[got.final_url] != got.url:
+            first = self.done[got.final_url]
+            yield Skipped(got.url, f"redirects to {got.final_url}, read as {first}", kept=True)
+            return
+        self.done[got.final_url] = got.url
         kind = _kind(got)
         suffix = {"html": ".html", "pdf": ".pdf", "text": ".txt"}.get(kind)
         if suffix is None:
@@ -119,7 +123,7 @@ class _Reader:
             )
         for e in entries[: self.max_pages]:
             link = (e.get("link") or "").strip()
-            if not is_url(link) or link in self.done:
+            if not is_url(link) or link in self.done.values():
                 continue
             fallback = {
                 "title": (e.get("title") or "").strip() or None,
@@ -160,7 +164,7 @@ class _Reader:
                 kept=True,
             )
         for loc in locs[: self.max_pages]:
-            if loc in self.done:
+            if loc in self.done.values():
                 continue
             page = self._get(loc)
             if isinstance(page, Skipped | Unchanged):
