@@ -263,6 +263,9 @@ def main() -> None:
         "each question is asked once per arm, back to back",
     )
     ap.add_argument("--skip", type=int, default=0, help="start at this bundled question")
+    ap.add_argument(
+        "--max-tokens", type=int, default=None, help="cap answers (16: time to first token only)"
+    )
     ap.add_argument("--rescore", type=Path, help="re-score a records file with today's gold")
     ap.add_argument("--top-k", type=int, default=None)
     ap.add_argument("--out", type=Path, default=ROOT / "runs/local_llm.jsonl")
@@ -292,6 +295,7 @@ def main() -> None:
         "timeout_s": 600,
         "deadline_s": 1200,
         "max_retries": 0,
+        "max_tokens": args.max_tokens,
     }
     retrieval = {"top_k": args.top_k}
     results: dict[str, list[dict]] = {}

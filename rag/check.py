@@ -187,6 +187,7 @@ class Checker:
                     core = tok.strip("“”\"'‘’()[],.;:!?—–")
                     (caps if core[:1].isupper() else lower).update(words(core))
         self.known_caps = caps - lower  # capitalised mid-sentence, never in lowercase
+        self.seen = caps | lower | {w for p in self.passages for s in p.sentences for w in s.words}
 
     # -- vectors
     def _ensure_vectors(self, idx: Sequence[int]) -> bool:
@@ -233,7 +234,7 @@ class Checker:
                     return Support(1.0, True, [s.span], "verbatim")
         c_terms = claim_terms(claim) - ATTRIBUTION
         p_terms = set().union(*(p.terms for p in ps))
-        c_nums, c_names = numbers(claim), names(claim, self.known_caps)
+        c_nums, c_names = numbers(claim), names(claim, self.known_caps, self.seen)
         if c_terms:
             cover = len(c_terms & p_terms) / len(c_terms)
         else:

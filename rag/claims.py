@@ -101,10 +101,15 @@ def numbers(text: str) -> set[float]:
     return out
 
 
-def names(text: str, known_caps: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
+def names(
+    text: str,
+    known_caps: set[str] = frozenset(),  # type: ignore[assignment]
+    seen: set[str] | None = None,
+) -> list[str]:
     """Lowercase words of the names in `text`: capitalised words, titles and stop words
-    aside. A capitalised first word counts only when a name follows it, when it is an
-    acronym, or when the passages write it capitalised mid-sentence (`known_caps`)."""
+    aside. A capitalised first word counts only when it is an acronym, when the passages
+    write it capitalised mid-sentence (`known_caps`), or when they never use it (`seen`:
+    their words): "Iran became the first nation ..." names Iran."""
     toks = text.split()
     out: list[str] = []
     for i, raw in enumerate(toks):
@@ -116,7 +121,15 @@ def names(text: str, known_caps: set[str] = frozenset()) -> list[str]:  # type: 
             continue
         if i == 0 or toks[i - 1][-1:] in ".!?:":  # a sentence may start with any word
             acronym = core.isupper() and len(core) >= 2
-            if not (acronym or ws[0] in known_caps):
+            unseen = (
+                seen is not None
+                and ws[0] not in seen
+                and not raw.endswith(",")  # "Additionally, ..."
+                and not ws[0].endswith("ly")
+                and ws[0] not in _OPENERS
+                and not set(terms(ws[0])) & ATTRIBUTION
+            )
+            if not (acronym or ws[0] in known_caps or unseen):
                 continue
         if core.isupper() and 2 <= len(core) <= 5 and core.isalpha():
             out.append(core.lower())  # "UN", "US": an acronym is a name, stop word or not
@@ -130,6 +143,12 @@ def names(text: str, known_caps: set[str] = frozenset()) -> list[str]:  # type: 
     return out
 
 
+# words that open a sentence without naming anything
+_OPENERS = frozenset(
+    "according additionally also both despite given instead meanwhile people overall "
+    "today yesterday recently since while although though yet still thus hence then "
+    "many most some several few experts officials analysts critics reports".split()
+)
 _MONTH_WORDS = frozenset({"may"})  # "in May": the month, a name, though "may" is a stop word
 
 
