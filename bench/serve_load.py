@@ -49,6 +49,7 @@ from common import header, load, offline, pct
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "multihop-rag"
 ADDRESS = re.compile(r"rag serve: (http://127\.0\.0\.1:\d+)/v1")
+ERRORS: list[str] = []  # the first few client-side exceptions, to print
 
 
 def questions(multihop: bool, n: int = 200) -> list[str]:
@@ -171,6 +172,10 @@ async def client_loop(
                         outcome = "bad answer"
         except Exception as e:  # a timeout or a dropped connection is an error to count
             outcome = type(e).__name__
+            if len(ERRORS) < 5:
+                ERRORS.append(
+                    f"{'stream' if stream else 'plain'} after {time.monotonic() - t0:.2f} s: {e!r}"
+                )
         t1 = time.monotonic()
         results.append((t0, t1 - t0, outcome))
         if think_s:
@@ -214,11 +219,13 @@ async def run_phase(
                     break
                 await asyncio.sleep(0.5)
         await asyncio.gather(*tasks)
-        wall = time.monotonic() - start
+        wall = min(time.monotonic(), until) - start  # the load window
+        cpu_wall = time.monotonic() - start
         me1 = resource.getrusage(resource.RUSAGE_SELF)
         out = {
             "results": results,
             "wall": wall,
+            "cpu_wall": cpu_wall,
             "start": start,
             "load": (load0, load()),
             "server_cpu": cpu_seconds(server.proc.pid) - cpu0,
@@ -248,13 +255,13 @@ def report(name: str, a: argparse.Namespace, ph: dict[str, Any]) -> None:
     if job:
         t_start = job["posted_at"]
         t_end = job.get("ended_at", float("inf"))
+        window_end = ph["start"] + ph["wall"]
         during = [r for r in rows if t_start <= r[0] < t_end]
         after = [r for r in rows if r[0] >= t_end]
-        span = min(t_end, ph["start"] + ph["wall"]) - t_start
         if during:
-            print(summary("while ingesting", during, max(span, 1e-9)))
+            print(summary("while ingesting", during, min(t_end, window_end) - t_start))
         if after:
-            print(summary("after the ingest", after, ph["start"] + ph["wall"] - t_end))
+            print(summary("after the ingest", after, window_end - t_end))
         rep = job.get("report") or {}
         took = job.get("ended_at", float("nan")) - t_start
         print(
@@ -263,9 +270,13 @@ def report(name: str, a: argparse.Namespace, ph: dict[str, Any]) -> None:
             f"({'finished inside' if took <= a.seconds else 'ran past'} the phase)"
         )
     print(
-        f"server CPU {ph['server_cpu']:.1f} s, load generator CPU {ph['client_cpu']:.1f} s "
-        f"(of {2 * ph['wall']:.0f} core-s); {ph['load'][0]} → {ph['load'][1]}"
+        f"server CPU {ph['server_cpu']:.1f} s ({ph['server_cpu'] / max(1, len(rows)) * 1000:.1f} "
+        f"ms a request), load generator CPU {ph['client_cpu']:.1f} s, over {ph['cpu_wall']:.0f} s "
+        f"on {os.cpu_count()} cores; {ph['load'][0]} → {ph['load'][1]}"
     )
+    for e in ERRORS:
+        print(f"  error: {e}")
+    ERRORS.clear()
 
 
 def main() -> None:
@@ -314,6 +325,11 @@ def main() -> None:
                 report("during an ingest", a, asyncio.run(run_phase(server, a, qs, upload)))
         finally:
             server.stop()
+            bad = [x for x in server.log.read_text(errors="replace").splitlines()
+                   if " WARNING " in x or " ERROR " in x or "Traceback" in x]  # fmt: skip
+            print(f"\nserver log: {len(bad)} warning/error lines")
+            for x in bad[:8]:
+                print("  " + x[:300])
     print(f"\nend      {load()}")
 
 

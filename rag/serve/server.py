@@ -102,7 +102,9 @@ def run(settings: Settings, *, log_level: str = "info") -> None:
         log_config=log_config(log_level),
         log_level=log_level,
         access_log=False,  # ours (rag.serve.access) names the key, never the key itself
-        timeout_keep_alive=5,
+        # longer than clients keep idle connections (httpx: 5 s, proxies: 60 s), so a client
+        # never sends on a connection the server is closing that moment (a ReadError)
+        timeout_keep_alive=75,
         timeout_graceful_shutdown=10,
     )
     logging.getLogger("rag.serve").debug("listening on %s:%d", host, port)
