@@ -142,7 +142,7 @@ def test_a_failed_upload_keeps_the_earlier_file(http: httpx.Client, server: Serv
     assert (server.index / "uploads" / "note.json").read_text(encoding="utf-8") == good
 
 
-def test_bad_uploads(http: httpx.Client) -> None:
+def test_bad_uploads(http: httpx.Client, server: ServeProcess) -> None:
     cases = [
         ({"file": ("notes.exe", b"MZ")}, 415, "notes.exe"),
         ({"file": ("empty.md", b"")}, 400, "empty.md is empty"),
@@ -160,6 +160,12 @@ def test_bad_uploads(http: httpx.Client) -> None:
     assert http.post("/v1/documents", data={"nothing": "here"}).status_code == 400
     r = http.post("/v1/documents", content=b"hello", headers={"content-type": "text/plain"})
     assert r.status_code == 415
+    r = http.post("/v1/documents", content=b"{bad", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "not valid JSON" in error_of(r)["message"]
+    many = [("file", (f"n{i}.md", b"x")) for i in range(101)]  # serve.max_upload_files: 100
+    r = http.post("/v1/documents", files=many)
+    assert r.status_code == 400 and "files" in error_of(r)["message"].lower()
+    assert not any((server.index / "uploads" / ".incoming").iterdir())  # nothing left staged
 
 
 def test_urls_are_refused_until_the_core_fetches_them(http: httpx.Client) -> None:

@@ -100,8 +100,12 @@ async def chat_completions(request: Request, body: schema.ChatCompletionRequest)
     cid = "chatcmpl-" + secrets.token_hex(12)
     created = int(time.time())
     if not body.stream:
-        answer: Answer = await state.call(deadline, service.ask, question, history, llm, body.top_k)
-        return JSONResponse(_completion(service, answer, body.model, cid, created, footer))
+
+        def work() -> dict[str, Any]:  # in a worker: counting usage tokenizes
+            answer = service.ask(question, history, llm, body.top_k)
+            return _completion(service, answer, body.model, cid, created, footer)
+
+        return JSONResponse(await state.call(deadline, work))
 
     events = service.ask_stream(question, history, llm, body.top_k)
     first = await state.call(deadline, next, events, _END)  # errors here keep their status
@@ -162,21 +166,26 @@ async def _stream(
     include_usage: bool,
 ) -> AsyncIterator[str]:
     service: Service = state.service
-    answer: Answer | None = None
+
+    def step() -> tuple[Any, Any]:  # in a worker: the final parts tokenize for usage
+        ev = next(events, _END)
+        if not isinstance(ev, Final):
+            return ev, None
+        a = ev.answer
+        return ev, (content_pieces(a, footer), *answer_extras(a), service.usage(a))
+
     try:
         yield _chunk(cid, created, model, {"role": "assistant", "content": ""})
-        while answer is None:  # the draft's Deltas are not sent: the checked text is
-            ev = await state.call(deadline, next, events, _END)
+        final = None
+        while final is None:  # the draft's Deltas are not sent: the checked text is
+            ev, final = await state.call(deadline, step)
             if ev is _END:
                 raise RuntimeError("the core ended without an answer")
-            if isinstance(ev, Final):
-                answer = ev.answer
-        for piece in content_pieces(answer, footer):
+        pieces, citations, extras, usage = final
+        for piece in pieces:
             yield _chunk(cid, created, model, {"content": piece})
-        citations, extras = answer_extras(answer)
         yield _chunk(cid, created, model, {}, finish_reason="stop", citations=citations, rag=extras)
         if include_usage:
-            usage = service.usage(answer)
             body = {
                 "id": cid,
                 "object": "chat.completion.chunk",

@@ -114,34 +114,43 @@ async def add_documents(request: Request) -> JSONResponse:
     """Ingest uploaded files or URLs in the background; answers with the job."""
     state = request.app.state.rag
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    files: list[Any] = []
-    urls: list[str] = []
     if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        s = state.settings
-        form = await request.form(
-            max_files=s.serve.max_upload_files, max_fields=200, max_part_size=64 * 1024
-        )
-        for field in ("file", "files"):
-            for item in form.getlist(field):
-                if isinstance(item, str):
-                    raise ApiError(
-                        400, f"field {field!r} must be a file upload", param=field, code="bad_file"
-                    )
-                files.append(item)
-        for field in ("url", "urls"):
-            urls += [str(u).strip() for u in form.getlist(field) if str(u).strip()]
-    elif ctype == "application/json":
-        body = await request.json()
+        s = state.settings.serve
+        async with request.form(
+            max_files=s.max_upload_files, max_fields=200, max_part_size=64 * 1024
+        ) as form:  # closing it removes the spooled uploads
+            files = [
+                _file(item, field) for field in ("file", "files") for item in form.getlist(field)
+            ]
+            urls = [
+                str(u).strip() for f in ("url", "urls") for u in form.getlist(f) if str(u).strip()
+            ]
+            return await _submit(state, files, urls)
+    if ctype == "application/json":
+        try:
+            body = await request.json()
+        except ValueError as e:
+            raise ApiError(
+                400, f"the request body is not valid JSON ({e})", code="invalid_json"
+            ) from None
         if not isinstance(body, dict) or not isinstance(body.get("urls"), list):
             raise ApiError(400, 'send JSON {"urls": ["https://..."]}', param="urls")
         urls = [u.strip() for u in body["urls"] if isinstance(u, str) and u.strip()]
-    else:
-        raise ApiError(
-            415,
-            "send multipart/form-data with `file` fields (or `url` fields), or JSON "
-            '{"urls": [...]}',
-            code="unsupported_media_type",
-        )
+        return await _submit(state, [], urls)
+    raise ApiError(
+        415,
+        'send multipart/form-data with `file` fields (or `url` fields), or JSON {"urls": [...]}',
+        code="unsupported_media_type",
+    )
+
+
+def _file(item: Any, field: str) -> Any:
+    if isinstance(item, str):
+        raise ApiError(400, f"field {field!r} must be a file upload", param=field, code="bad_file")
+    return item
+
+
+async def _submit(state: Any, files: list[Any], urls: list[str]) -> JSONResponse:
     if not files and not urls:
         raise ApiError(
             400, "nothing to ingest: send at least one file or URL", code="nothing_to_ingest"
