@@ -298,7 +298,8 @@ def _ingest(
             last_commit = time.monotonic()
             put_docs = 0
             with stop.deferred():  # a signal stops between batches, after publishing them
-                for batch in _batches(planned, EMBED_BATCH_CHUNKS):
+                batches = list(_batches(planned, EMBED_BATCH_CHUNKS))
+                for b_no, batch in enumerate(batches, 1):
                     texts: list[str] = []
                     spans: list[list[tuple[int, int]]] = []
                     for d, chunks in batch:
@@ -323,12 +324,14 @@ def _ingest(
                         i += n
                     put_docs += len(batch)
                     due = time.monotonic() - last_commit >= s.index.commit_every_s
-                    if (due or stop.pending is not None) and not rebuild:
+                    last = b_no == len(batches)
+                    if (due or stop.pending is not None) and not rebuild and not last:
                         # publish progress; a rebuild publishes once, at the end
                         report.generation = w.commit(fingerprint, embedding)
                         done.committed = put_docs
                         last_commit = time.monotonic()
-                    stop.check()
+                    if not last:  # a signal during the last batch: finish, it is all there
+                        stop.check()
         if embedding is None:  # a new index with nothing to embed still records its model
             enc = encoder or encoder_for(s)
             embedding = {"model": s.embedding.model, "dim": enc.dim, "backend": enc.backend}
