@@ -27,7 +27,7 @@ from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
 
 from rag.api import Final, Pipeline, Retrieved
-from rag.chat import persistence, render, users
+from rag.chat import persistence, render, upload, users
 from rag.config import load_settings
 from rag.errors import RagError
 
@@ -209,6 +209,11 @@ async def _in_thread(events: Iterator[Any]) -> AsyncIterator[Any]:
 
 @cl.on_message
 async def _on_message(message: cl.Message) -> None:
+    # chainlit makes a dropped PDF a cl.Pdf, an image a cl.Image...: every element with a file
+    files = [e for e in message.elements or [] if getattr(e, "path", None)]
+    uploads = files or upload.urls_alone(message.content or "")
+    if uploads and not await _take_uploads(message, files):  # rag/chat/upload.py (issue 14)
+        return
     history: list[dict[str, str]] = cl.user_session.get("history") or []
     model, top_k = _current_settings()
     llm = SETTINGS.llm.model_copy(update={"model": model})
@@ -265,6 +270,31 @@ async def _on_message(message: cl.Message) -> None:
         {"role": "assistant", "content": answer.text},
     ]
     cl.user_session.set("history", history)
+
+
+async def _take_uploads(message: cl.Message, files: list[Any]) -> bool:
+    """Ingest dropped files / pasted URLs into the chat's index, showing progress; True
+    when the message also asks a question to answer now."""
+    got = [upload.Upload(f.name, Path(f.path) if f.path else None, f.size) for f in files]
+    plan = upload.plan(got, message.content or "", SETTINGS)
+    note = cl.Message(content="Adding your files to the index…", author="ingest")
+    await note.send()
+    if plan.files or plan.urls:
+        loop = asyncio.get_running_loop()
+
+        def progress(text: str) -> None:  # from the ingest's thread
+            note.content = text
+            asyncio.run_coroutine_threadsafe(note.update(), loop)
+
+        try:
+            note.content = await asyncio.to_thread(upload.ingest, plan, SETTINGS, progress)
+        except RagError as e:
+            note.content = f"**Could not add the files:** {render.md_escape(str(e))}"
+    else:
+        note.content = upload.summary_of_refusals(plan)
+    await note.update()
+    message.content = plan.question
+    return bool(plan.question)
 
 
 async def _send_error(msg: cl.Message, message: str | None) -> None:

@@ -313,6 +313,12 @@ class ChatSettings(BaseModel):
     history_turns: int = Field(
         default=6, ge=0, le=50, description="Earlier turns a follow-up question can use."
     )
+    upload_max_files: int = Field(
+        default=10, ge=0, description="Most files (and pasted URLs) ingested from one message."
+    )
+    upload_max_mb: float = Field(
+        default=20.0, gt=0, description="Largest file the chat ingests when one is dropped."
+    )
 
 
 class ServeSettings(BaseModel):
