@@ -38,11 +38,11 @@ MULTIHOP = Path("/work/shared/data/multihop-rag/corpus.json")
 
 def ingest_texts(corpus: Path, n: int) -> tuple[list[str], list[list[tuple[int, int]]]]:
     """The first `n` chunks of `corpus` exactly as `rag ingest` embeds them: texts, spans."""
-    from rag.api import _chunk_params
     from rag.chunking import Chunker, embed_text, header_text
     from rag.config import load_settings
     from rag.embed import TokenizerCounter, load_tokenizer, resolve_model
     from rag.ingest import read_paths
+    from rag.ingest.update import _chunk_params
 
     s = load_settings()
     read = read_paths([corpus], max_file_mb=s.limits.max_file_mb, max_files=s.limits.max_files)

@@ -73,10 +73,10 @@ def test_a_signal_mid_ingest_keeps_what_was_published(
 ) -> None:
     """`rag ingest` as the CLI runs it, in this process: a signal arrives after the first
     of many small published steps (4 chunks each)."""
-    from rag import api
+    from rag.ingest import update
 
     src, index = corpus(tmp_path / "in"), tmp_path / "ix"
-    monkeypatch.setattr(api, "EMBED_BATCH_CHUNKS", 4)
+    monkeypatch.setattr(update, "EMBED_BATCH_CHUNKS", 4)
     monkeypatch.setenv("RAG_INDEX__COMMIT_EVERY_S", "0")
     t = signal_after_first_commit(index, sig)
     with pytest.raises(SystemExit) as exit_:
