@@ -284,3 +284,34 @@ def test_a_flagged_sentence_never_counts_as_support(shown: tuple[list[Hit], Any]
     assert check_draft(draft, hits, embed=embed).sentences[0].supported
     out = check_draft(draft, with_flag, embed=embed)
     assert not out.sentences[0].supported and out.order == []
+
+
+def test_a_verify_model_decides_and_its_verdicts_are_cached(
+    bundled_index: Path, openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    verdict = {"reply": "NO"}
+    openai_server.responder = lambda req: verdict["reply"]
+    s = settings_for(
+        bundled_index,
+        check={
+            "verify_model": "openai/verifier",
+            "verify_api_base": openai_server.base_url,
+            "verify_cache": str(tmp_path / "verify.sqlite"),
+        },
+    )
+    a = api.Pipeline(s).ask("Who initiated the request to lift the ban?")  # the offline answerer
+    assert a.sentences and not any(x.supported for x in a.sentences if x.claim)
+    asked = [r for r in openai_server.chat_requests if r.model == "verifier"]
+    assert asked and "Answer YES or NO" in asked[0].messages[0]["content"]
+    n = len(openai_server.chat_requests)
+
+    again = api.Pipeline(s).ask("Who initiated the request to lift the ban?")
+    assert len(openai_server.chat_requests) == n  # every verdict came from the cache
+    assert [x.supported for x in again.sentences] == [x.supported for x in a.sentences]
+
+    verdict["reply"] = "YES"
+    s2 = s.model_copy(
+        update={"check": s.check.model_copy(update={"verify_cache": tmp_path / "other.sqlite"})}
+    )
+    yes = api.Pipeline(s2).ask("Who initiated the request to lift the ban?")
+    assert all(x.supported and x.citations for x in yes.sentences if x.claim)
