@@ -95,7 +95,7 @@ class _Sentence:
     span: Span
     text: str
     norm: str
-    negated: bool
+    negated: bool = False  # the rest is filled by `_complete` when a claim needs it
     terms: set[str] = field(default_factory=set)
     words: set[str] = field(default_factory=set)
     numbers: set[float] = field(default_factory=set)
@@ -104,10 +104,11 @@ class _Sentence:
 @dataclass(slots=True)
 class _Passage:
     sentences: list[_Sentence]
-    terms: set[str]
-    words: set[str]  # passage words plus title, source and date words (for names)
-    numbers: set[float]
-    norm: str
+    keep: list[int]  # indexes of the chunk's sentences that may support (usable)
+    terms: set[str] = field(default_factory=set)
+    words: set[str] = field(default_factory=set)  # title, source and date words (names)
+    numbers: set[float] = field(default_factory=set)  # the date's
+    complete: bool = False
     vectors: Any = None  # (n_sentences, dim), rows of usable sentences
 
 
@@ -119,33 +120,36 @@ class Support:
     reason: str = ""
 
 
-def _passage(hit: Hit, usable: Usable) -> tuple[_Passage, list[int]]:
+def _passage(hit: Hit, usable: Usable) -> _Passage:
+    """The usable sentences of a passage, with just what a verbatim match needs."""
     c = hit.chunk
-    spans = c.sentences or [(c.start, c.end)]
     keep: list[int] = []
     sents: list[_Sentence] = []
-    for i, (s, e) in enumerate(spans):
-        text = c.text[s - c.start : e - c.start]
-        if not usable(c, (s, e)):
-            continue
-        keep.append(i)
-        ws = set(name_words(text)) | acronyms(text)
-        sents.append(
-            _Sentence((s, e), text, norm(text), negated(text), claim_terms(text), ws, numbers(text))
-        )
-    body = " ".join(x.text for x in sents)
+    for i, (s, e) in enumerate(c.sentences or [(c.start, c.end)]):
+        if usable(c, (s, e)):
+            text = c.text[s - c.start : e - c.start]
+            keep.append(i)
+            sents.append(_Sentence((s, e), text, norm(text)))
+    return _Passage(sents, keep)
+
+
+def _complete(p: _Passage, hit: Hit) -> None:
+    """Terms, names, numbers and negation of each sentence, and the passage's metadata."""
+    if p.complete:
+        return
+    for x in p.sentences:
+        x.negated, x.terms, x.numbers = negated(x.text), claim_terms(x.text), numbers(x.text)
+        x.words = set(name_words(x.text)) | acronyms(x.text)
     meta = " ".join(x for x in (hit.doc.title, hit.doc.source or "") if x)
+    p.terms = claim_terms(meta).union(*(x.terms for x in p.sentences))
+    p.words = set(name_words(meta)) | acronyms(meta)
     date = (hit.doc.published_at or "")[:10]
-    nums: set[float] = set()  # the passage's date (names, numbers: see its sentences)
-    ws = set(name_words(meta)) | acronyms(meta)
     if date:
         y, m, d = [*date.split("-"), "", ""][:3]
-        for part in (y, m, d):
-            if part.isdigit():
-                nums.add(float(part))
+        p.numbers = {float(part) for part in (y, m, d) if part.isdigit()}
         if m.isdigit() and 1 <= int(m) <= 12:
-            ws.add(MONTHS[int(m) - 1])
-    return _Passage(sents, claim_terms(body) | claim_terms(meta), ws, nums, norm(body)), keep
+            p.words.add(MONTHS[int(m) - 1])
+    p.complete = True
 
 
 def default_usable(chunk: Chunk, span: Span) -> bool:
@@ -175,19 +179,29 @@ class Checker:
         self.embed = embed
         self.params = params
         self.verifier = verifier
-        built = [_passage(h, usable) for h in self.hits]
-        self.passages = [p for p, _ in built]
-        self._keep = [k for _, k in built]
-        caps: set[str] = set()
-        lower: set[str] = set()
-        for p in self.passages:
-            for s in p.sentences:
-                toks = s.text.split()
-                for tok in toks[1:]:
-                    core = tok.strip("“”\"'‘’()[],.;:!?—–")
-                    (caps if core[:1].isupper() else lower).update(words(core))
-        self.known_caps = caps - lower  # capitalised mid-sentence, never in lowercase
-        self.seen = caps | lower | {w for p in self.passages for s in p.sentences for w in s.words}
+        self.passages = [_passage(h, usable) for h in self.hits]
+        self._vocab: tuple[set[str], set[str]] | None = None
+
+    def vocab(self) -> tuple[set[str], set[str]]:
+        """(words the passages capitalise mid-sentence and never write in lowercase, every
+        word they use): what tells a name at the start of a claim."""
+        if self._vocab is None:
+            caps: list[str] = []
+            lower: list[str] = []
+            for h, p in zip(self.hits, self.passages, strict=True):
+                _complete(p, h)
+                for s in p.sentences:
+                    for tok in s.text.split()[1:]:
+                        core = tok.strip("“”\"'‘’()[],.;:!?—–")
+                        (caps if core[:1].isupper() else lower).append(core)
+            up, low = set(words(" ".join(caps))), set(words(" ".join(lower)))
+            seen = up | low | {w for p in self.passages for s in p.sentences for w in s.words}
+            self._vocab = (up - low, seen)
+        return self._vocab
+
+    @property
+    def known_caps(self) -> set[str]:
+        return self.vocab()[0]
 
     # -- vectors
     def _ensure_vectors(self, idx: Sequence[int]) -> bool:
@@ -203,7 +217,7 @@ class Checker:
             n = len(h.chunk.sentences or [None])
             if stored and h.sentence_vectors is not None and len(h.sentence_vectors) == n:
                 vecs = np.asarray(h.sentence_vectors, dtype=np.float32)
-                self.passages[i].vectors = vecs[self._keep[i]]
+                self.passages[i].vectors = vecs[self.passages[i].keep]
                 todo.remove(i)
         if todo:
             flat = [s.text for i in todo for s in self.passages[i].sentences]
@@ -232,9 +246,11 @@ class Checker:
             for _, s in sents:
                 if plain in s.norm:
                     return Support(1.0, True, [s.span], "verbatim")
+        for i in idx:
+            _complete(self.passages[i], self.hits[i])
         c_terms = claim_terms(claim) - ATTRIBUTION
         p_terms = set().union(*(p.terms for p in ps))
-        c_nums, c_names = numbers(claim), names(claim, self.known_caps, self.seen)
+        c_nums, c_names = numbers(claim), names(claim, *self.vocab())
         if c_terms:
             cover = len(c_terms & p_terms) / len(c_terms)
         else:
@@ -370,11 +386,11 @@ def check_draft(
             segs = [Segment(plain, "", [], claim=False)]
         else:
             segs = merge_small(
-                segments(sentence, valid, dropped), params.min_terms, checker.known_caps
+                segments(sentence, valid, dropped), params.min_terms, lambda: checker.known_caps
             )
         for seg in segs:
             seg.claim = seg.claim and (
-                is_claim(seg.body, params.min_terms, checker.known_caps)
+                is_claim(seg.body, params.min_terms, lambda: checker.known_caps)
                 or (bool(seg.cited) and not FRAMING.match(seg.body.strip()))
             )
             if seg.claim:

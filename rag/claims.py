@@ -9,6 +9,7 @@ heading-like lead ending in ":" is no claim. What it does not do: decide support
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -298,16 +299,19 @@ def segments(sentence: str, valid: set[int], dropped: list[int]) -> list[Segment
     return segs
 
 
-def is_claim(body: str, min_terms: int, known_caps: set[str]) -> bool:
+def is_claim(body: str, min_terms: int, known_caps: Callable[[], set[str]]) -> bool:
+    """Does `body` state something to check? (`known_caps` is asked only when needed.)"""
     text = body.strip()
     if not text or FRAMING.match(text) or FRAMING_END.search(text):
         return False
-    if numbers(text) or names(text, known_caps):
+    if numbers(text) or len(set(terms(text)) - ATTRIBUTION) >= min_terms:
         return True
-    return len(set(terms(text)) - ATTRIBUTION) >= min_terms
+    return bool(names(text, known_caps()))
 
 
-def merge_small(segs: list[Segment], min_terms: int, known: set[str]) -> list[Segment]:
+def merge_small(
+    segs: list[Segment], min_terms: int, known: Callable[[], set[str]]
+) -> list[Segment]:
     """A piece too small to be a claim of its own joins the claim before it."""
     out: list[Segment] = []
     for s in segs:
