@@ -279,7 +279,7 @@ class IngestSettings(BaseModel):
         "ingest that changes anything.",
     )
     user_agent: str = Field(
-        default="rag-news-ingest/0.1 (+https://github.com/; python-httpx)",
+        default="rag-news-ingest/0.1 (python-httpx)",
         description="User-Agent sent when fetching URLs, and the name robots.txt rules match.",
     )
     fetch_timeout_s: float = Field(

@@ -62,13 +62,12 @@ def plan(files: Sequence[Upload], text: str, s: Settings) -> Plan:
     for f in files:
         name = Path(f.name).name or "file"
         suffix = Path(name).suffix.lower()
-        size = f.size if f.size is not None else (f.path.stat().st_size if f.path else 0)
         if suffix not in ACCEPT:
             kind = f"type {suffix}" if suffix else "a file with no extension"
             out.problems.append(f"{name}: {kind} is not read; drop {' '.join(ACCEPT)} files")
         elif f.path is None or not f.path.is_file():
             out.problems.append(f"{name}: the upload did not arrive; drop it again")
-        elif size > lim.upload_max_mb * 1024 * 1024:
+        elif (size := f.path.stat().st_size) > lim.upload_max_mb * 1024 * 1024:
             out.problems.append(
                 f"{name}: {size / 1e6:.1f} MB is over the {lim.upload_max_mb:g} MB limit "
                 "(chat.upload_max_mb)"

@@ -320,7 +320,8 @@ def _ingest(
             or inputs != recorded
             or _threshold_changed(w.base, s)
         ):
-            report.generation = w.commit(fingerprint, embedding)
+            with stop.deferred():  # a signal now: the work is done, publish it all
+                report.generation = w.commit(fingerprint, embedding)
         elif report.generation is None:
             report.generation = w.base.generation
         report.new_skipped = skiplog.update(w.dir, read.skipped)
