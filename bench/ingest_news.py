@@ -47,11 +47,11 @@ def make_pdfs(arts: list[dict], folder: Path, n: int) -> None:
         pdf.set_title(latin1(a["title"]))
         pdf.add_page()
         pdf.set_font("Helvetica", "B", 14)
-        pdf.multi_cell(0, 8, latin1(a["title"]))
+        pdf.multi_cell(0, 8, latin1(a["title"]), new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("Helvetica", size=10)
         for para in a["body"].split("\n\n"):
             if para.strip():
-                pdf.multi_cell(0, 5, latin1(" ".join(para.split())))
+                pdf.multi_cell(0, 5, latin1(" ".join(para.split())), new_x="LMARGIN", new_y="NEXT")
                 pdf.ln(2)
         pdf.output(str(folder / f"article-{i:03d}.pdf"))
 
