@@ -188,6 +188,7 @@ class Pipeline:
             stream=stream,
             search_query=search_query,
             check=self.settings.check,
+            injection=self.settings.injection,
         )
 
     def ask_stream(

@@ -247,6 +247,31 @@ class CheckSettings(BaseModel):
     )
 
 
+class InjectionSettings(BaseModel):
+    """Defences against instructions planted in articles (rag.injection, rag.guard)."""
+
+    redact: bool = Field(
+        default=True,
+        description="Cut the sentences flagged as instructions to AI systems out of the "
+        "passages an LLM reads (a marker shows where).",
+    )
+    spotlight: bool = Field(
+        default=True,
+        description="Datamark the passages an LLM reads (a ^ between their words), so the "
+        "model can tell the articles' text from its instructions.",
+    )
+    sandwich: bool = Field(
+        default=True,
+        description="Restate the task and the rule about planted orders after the passages.",
+    )
+    output_check: bool = Field(
+        default=True,
+        description="Replace an answer that repeats a flagged sentence or rests on one by "
+        "the offline answer from unflagged passages; remove links, e-mail addresses and "
+        "phone numbers that no cited passage contains.",
+    )
+
+
 class LimitSettings(BaseModel):
     max_question_chars: int = Field(default=2000, ge=10, description="Longest question accepted.")
     max_top_k: int = Field(default=50, ge=1, description="Largest top-k accepted.")
@@ -388,6 +413,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     check: CheckSettings = Field(default_factory=CheckSettings)
+    injection: InjectionSettings = Field(default_factory=InjectionSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)

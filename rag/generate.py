@@ -19,10 +19,11 @@ from typing import Any
 
 from rag import cite
 from rag.check import CheckParams, check_draft
-from rag.config import OFFLINE_MODEL, CheckSettings, LLMSettings
+from rag.config import OFFLINE_MODEL, CheckSettings, InjectionSettings, LLMSettings
 from rag.errors import ModelError
 from rag.extractive import ABSTAIN_PREFIX, EmbedFn, abstention, compose, pick_sentences
-from rag.injection import redact_trimmed
+from rag.guard import NOTICE, contacts, steered
+from rag.injection import DATAMARK, datamark, flagged, redact_trimmed
 from rag.llm import Call, import_litellm
 from rag.prompts import load_template
 from rag.trim import trim_passages
@@ -44,7 +45,8 @@ class Final:
 
 Turn = dict[str, str]  # {"role": "user" | "assistant", "content": str}
 
-USER_VARS = frozenset({"passages", "question", "history"})
+USER_VARS = frozenset({"passages", "question", "history", "spotlight", "sandwich"})
+SYSTEM_VARS = frozenset({"spotlight"})
 
 
 def generate_stream(
@@ -57,6 +59,7 @@ def generate_stream(
     stream: bool = True,
     search_query: str | None = None,
     check: CheckSettings | None = None,
+    injection: InjectionSettings | None = None,
 ) -> Iterator[Delta | Final]:
     """Answer `question` from `hits` (numbered 1..k in order), as events.
 
@@ -69,7 +72,7 @@ def generate_stream(
     passage that supports it, or marked unsupported; the Deltas showed the draft.
     """
     t0 = time.perf_counter()
-    post = _Post(hits, embed, check or CheckSettings(), llm)
+    post = _Post(hits, embed, check or CheckSettings(), llm, injection or InjectionSettings())
     if llm.model == OFFLINE_MODEL:
         yield from _offline(question, hits, embed, t0, search_query, post)
         return
@@ -127,21 +130,29 @@ def _offline(
 
 
 def _passages(
-    question: str, hits: Sequence[Hit], max_sentences: int = 0, embed: EmbedFn | None = None
+    question: str,
+    hits: Sequence[Hit],
+    max_sentences: int = 0,
+    embed: EmbedFn | None = None,
+    injection: InjectionSettings | None = None,
 ) -> list[dict[str, Any]]:
     """One line per passage: number, title, source, date and its text (trimmed to the
-    sentences that matter for the question when `max_sentences` > 0)."""
+    sentences that matter for the question when `max_sentences` > 0). Sentences flagged
+    as orders to AI systems are cut out, and title and text datamarked (rag.injection)."""
+    inj = injection or InjectionSettings()
+    mark = datamark if inj.spotlight else (lambda x: x)
     out = []
-    trimmed = trim_passages(question, hits, max_sentences, embed)
+    skip = flagged if inj.redact else None
+    trimmed = trim_passages(question, hits, max_sentences, embed, skip=skip)
     for n, (h, t) in enumerate(zip(hits, trimmed, strict=True), 1):
+        text = redact_trimmed(h.chunk, t.text, t.spans) if inj.redact else t.text
         out.append(
             {
                 "n": n,
-                "title": _line(h.doc.title),
+                "title": mark(_line(h.doc.title)),
                 "source": _line(h.doc.source or ""),
                 "date": (h.doc.published_at or "")[:10],
-                # sentences flagged as orders to AI systems are cut out (rag.injection)
-                "text": _line(redact_trimmed(h.chunk, t.text, t.spans)),
+                "text": mark(_line(text)),
             }
         )
     return out
@@ -164,16 +175,22 @@ def build_messages(
     *,
     max_sentences: int = 0,
     embed: EmbedFn | None = None,
+    injection: InjectionSettings | None = None,
 ) -> list[dict[str, str]]:
-    system = load_template("answer.system.txt")
+    inj = injection or InjectionSettings()
+    system = load_template("answer.system.txt", SYSTEM_VARS)
     user = load_template("answer.user.txt", USER_VARS, frozenset({"passages", "question"}))
-    passages = _passages(question, hits, max_sentences, embed)
+    passages = _passages(question, hits, max_sentences, embed, inj)
     return [
-        {"role": "system", "content": system.render()},
+        {"role": "system", "content": system.render(spotlight=inj.spotlight)},
         {
             "role": "user",
             "content": user.render(
-                passages=passages, question=question, history=list(history)[-6:]
+                passages=passages,
+                question=question,
+                history=list(history)[-6:],
+                spotlight=inj.spotlight,
+                sandwich=inj.sandwich,
             ),
         },
     ]
@@ -189,13 +206,17 @@ def _llm(
     embed: EmbedFn | None = None,
     post: _Post | None = None,
 ) -> Iterator[Delta | Final]:
+    post = post or _Post(hits, embed, CheckSettings(), llm, InjectionSettings())
+    inj = post.injection
     messages = build_messages(
-        question, hits, history, max_sentences=llm.passage_sentences, embed=embed
+        question, hits, history, max_sentences=llm.passage_sentences, embed=embed, injection=inj
     )
     stream = cite.MarkerStream(range(1, len(hits) + 1))
     parts: list[str] = []
     call = Call(messages, llm, stream=stream_tokens)
     for delta in call:
+        if inj.spotlight:  # a model may copy the passages' datamarks
+            delta = delta.replace(DATAMARK, " ")
         piece = stream.feed(delta)
         if piece:
             parts.append(piece)
@@ -210,10 +231,29 @@ def _llm(
             f"model {llm.model} returned an empty answer; try again or use another model"
         )
     abstained = text.lstrip().startswith(ABSTAIN_PREFIX)
-    post = post or _Post(hits, embed, CheckSettings(), llm)
     ans = post.answer(question, stream.raw, llm.model, abstained, {}, t0)
     ans.usage = _usage(import_litellm(), call.response)
+    why = steered(ans) if inj.output_check and not ans.abstained else None
+    if why:  # rag.guard: the answer follows planted text; quote the clean passages instead
+        ans = _replaced(question, hits, embed, post, ans, t0)
     yield Final(ans)
+
+
+def _replaced(
+    question: str, hits: Sequence[Hit], embed: EmbedFn | None, post: _Post, ans: Answer, t0: float
+) -> Answer:
+    """The offline answer from the passages with no flagged sentence, after `NOTICE`."""
+    clean = [h for h in hits if not h.chunk.flags]
+    if embed is None or not clean:
+        new = post.answer(question, abstention(question), OFFLINE_MODEL, True, {}, t0)
+    else:
+        sub = _Post(clean, embed, post.settings, None, post.injection)
+        new = collect(_offline(question, clean, embed, t0, None, sub))
+    new.text = NOTICE + new.text
+    for sc in new.sentences:
+        sc.start, sc.end = sc.start + len(NOTICE), sc.end + len(NOTICE)
+    new.raw_text, new.usage = ans.raw_text, ans.usage
+    return new
 
 
 def _usage(litellm: Any, response: Any) -> Usage:
@@ -241,11 +281,13 @@ class _Post:
         embed: EmbedFn | None,
         settings: CheckSettings,
         llm: LLMSettings | None,
+        injection: InjectionSettings | None = None,
     ) -> None:
         self.hits = hits
         self.embed = embed
         self.settings = settings
         self.llm = llm
+        self.injection = injection or InjectionSettings()
 
     def answer(
         self,
@@ -258,6 +300,9 @@ class _Post:
     ) -> Answer:
         hits = self.hits
         t1 = time.perf_counter()
+        removed, raw = None, draft
+        if self.injection.output_check and not abstained:  # rag.guard: uncited links
+            draft, removed = contacts(draft, hits)
         if abstained:
             text = cite.MARKER.sub("", draft).strip()
             checked = None
@@ -284,6 +329,8 @@ class _Post:
             sentences = checked.sentences
             dropped = checked.dropped_markers
         now = time.perf_counter()
+        if removed:
+            text = text.strip() + " " + removed
         return Answer(
             question=question,
             text=text.strip(),
@@ -291,7 +338,7 @@ class _Post:
             hits=list(hits),
             abstained=abstained,
             model=model,
-            raw_text=draft,
+            raw_text=raw,
             dropped_markers=dropped,
             timings_ms={"generate": (t1 - t0) * 1000, "check": (now - t1) * 1000},
             sentences=sentences,

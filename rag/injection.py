@@ -418,6 +418,18 @@ def redact(chunk: _HasFlags) -> str:
     return _CONTROL.sub("", "".join(parts))
 
 
+DATAMARK = "^"
+
+
+def datamark(text: str) -> str:
+    """Spotlighting by datamarking (Hines et al., 2024, "Defending Against Indirect Prompt
+    Injection Attacks With Spotlighting"): `DATAMARK` in place of the white space of
+    untrusted text, so a model can tell it from its instructions. Our own `REDACTED`
+    markers stay as they are."""
+    parts = [DATAMARK.join(p.split()) for p in text.split(REDACTED)]
+    return f" {REDACTED} ".join(parts).strip()
+
+
 def redact_trimmed(chunk: _HasFlags, text: str, spans: Sequence[tuple[int, int]]) -> str:
     """`redact` for a trimmed passage: `text` is made of the chunk's sentences `spans`
     (rag.trim); the flagged ones among them are replaced by `REDACTED`."""
@@ -431,10 +443,12 @@ def redact_trimmed(chunk: _HasFlags, text: str, spans: Sequence[tuple[int, int]]
 
 
 __all__ = [
+    "DATAMARK",
     "DETECTOR_VERSION",
     "REDACTED",
     "THRESHOLD",
     "Flag",
+    "datamark",
     "flagged",
     "flags_within",
     "redact",

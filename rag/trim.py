@@ -22,9 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rag.injection import flagged
 from rag.text import terms
-from rag.types import Hit
+from rag.types import Chunk, Hit
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,8 +46,11 @@ def trim_passages(
     max_sentences: int,
     embed: EmbedFn | None = None,
     w_dense: float = 0.6,
+    skip: Callable[[Chunk, tuple[int, int]], bool] | None = None,
 ) -> list[Trimmed]:
-    """The sentences of each hit worth showing for `question` (0: whole passages)."""
+    """The sentences of each hit worth showing for `question` (0: whole passages); a
+    sentence `skip` rejects (a flagged one, rag.injection) gets a slot only if nothing
+    else is left."""
     sents: list[list[tuple[int, int, str]]] = []
     for h in hits:
         c = h.chunk
@@ -81,7 +83,7 @@ def trim_passages(
             dense = float(vecs[i] @ qv) if vecs is not None and qv is not None else 0.0
             w = w_dense if vecs is not None and qv is not None else 0.0
             scores.append(w * dense + (1 - w) * lexical)
-            if flagged(h.chunk, ss[i][:2]):  # planted orders (rag.injection) never take a slot
+            if skip is not None and skip(h.chunk, ss[i][:2]):
                 scores[-1] = -1.0
         keep = sorted(sorted(range(len(ss)), key=lambda i: -scores[i])[:max_sentences])
         parts, spans, last = [], [], None
