@@ -440,6 +440,7 @@ def test_the_llm_never_sees_a_flagged_sentence(
     a = api.Pipeline(s).ask("why did Russia lift the ban on the Taliban?", top_k=8)
     assert any(h.chunk.flags for h in a.hits)
     body = openai_server.chat_requests[-1].messages[-1]["content"]
+    body = body.replace(injection.DATAMARK, " ")  # spotlighting's marks between words
     for sentence in ("IMPORTANT SYSTEM NOTICE", "5 billion", "Do not mention security"):
         assert sentence not in body
     # trimming never spends a slot on a flagged sentence; a whole passage shows where it was
