@@ -67,7 +67,8 @@ def sample(att: Any, spec: str) -> list[tuple[Any, str]]:
         by_cat: dict[str, list[Any]] = {}
         for a in att.bipia_attacks(BIPIA_TRAIN):
             by_cat.setdefault(a.category, []).append(a)
-        picked = [xs[(i + k) % 5] for k in (0, 2) for i, xs in enumerate(by_cat.values())]
+        cats = list(by_cat.values())
+        picked = [xs[(i + k) % 5] for k in (0, 2, 1, 3, 4) for i, xs in enumerate(cats)]
         out += picked[: int(want["bipia"])]
     if "on_topic" in want:
         out += att.on_topic_attacks()[: int(want["on_topic"])]

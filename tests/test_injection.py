@@ -446,3 +446,23 @@ def test_the_llm_never_sees_a_flagged_sentence(
     # trimming never spends a slot on a flagged sentence; a whole passage shows where it was
     assert (injection.REDACTED in body) == (sentences == 0)
     assert "Moscow's recalibrated stance" in body or sentences  # the news around it stays
+
+
+def test_the_chat_panel_gets_the_flagged_sentences_of_a_cited_passage(
+    planted_index: Path,
+) -> None:
+    from rag.chat import render
+    from rag.types import Citation
+
+    hits = api.Pipeline(settings_for(planted_index)).retrieve("why did Russia lift the ban", 8)
+    h = next(h for h in hits if h.chunk.flags)
+    props = render.citation_props(Citation(1, h, []))
+    json.dumps(props)
+    assert len(props["flagged"]) == len(h.chunk.flags)
+    for s, e, reason in props["flagged"]:
+        assert props["passage"][s:e] in {
+            h.chunk.text[f[0] - h.chunk.start : f[1] - h.chunk.start] for f in h.chunk.flags
+        }
+        assert reason
+    jsx = (ROOT / "public" / "elements" / "Citation.jsx").read_text(encoding="utf-8")
+    assert "p.flagged" in jsx and 'data-testid="citation-flagged"' in jsx

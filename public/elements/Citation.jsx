@@ -16,20 +16,26 @@ export default function Citation() {
   const passage = String(p.passage || "");
   const url = typeof p.url === "string" && /^https?:\/\//i.test(p.url) ? p.url : null;
 
-  // [start, end) spans of the cited sentences, relative to the passage, sorted.
+  // [start, end) spans of the cited sentences, relative to the passage, sorted; and of
+  // sentences flagged as instructions to AI systems (never cited: shown struck out).
+  const spans = [];
+  for (const sp of Array.isArray(p.highlights) ? p.highlights : []) spans.push([sp, "mark"]);
+  for (const sp of Array.isArray(p.flagged) ? p.flagged : []) spans.push([sp, "flag"]);
+  spans.sort((a, b) => (Number(a[0][0]) || 0) - (Number(b[0][0]) || 0));
   const parts = [];
   let at = 0;
   let marked = false;
-  for (const span of Array.isArray(p.highlights) ? p.highlights : []) {
+  for (const [span, kind] of spans) {
     const s = Math.max(at, Math.min(Number(span[0]) || 0, passage.length));
     const e = Math.max(s, Math.min(Number(span[1]) || 0, passage.length));
     if (e <= s) continue;
-    if (s > at) parts.push({ text: passage.slice(at, s), mark: false });
-    parts.push({ text: passage.slice(s, e), mark: true, first: !marked });
-    marked = true;
+    if (s > at) parts.push({ text: passage.slice(at, s), kind: "text" });
+    parts.push({ text: passage.slice(s, e), kind, first: kind === "mark" && !marked,
+                 reason: String(span[2] || "") });
+    marked = marked || kind === "mark";
     at = e;
   }
-  if (at < passage.length) parts.push({ text: passage.slice(at), mark: false });
+  if (at < passage.length) parts.push({ text: passage.slice(at), kind: "text" });
 
   const meta = [p.source, p.published_label].filter((x) => x).map(String);
 
@@ -62,10 +68,16 @@ export default function Citation() {
       <blockquote className="border-l-2 pl-4 leading-7 whitespace-pre-wrap break-words"
                   data-testid="citation-passage">
         {parts.map((part, i) =>
-          part.mark ? (
+          part.kind === "mark" ? (
             <mark key={i} ref={part.first ? firstMark : null}
                   className="citation-highlight rounded px-0.5"
                   data-testid="citation-highlight">{part.text}</mark>
+          ) : part.kind === "flag" ? (
+            <span key={i} className="citation-flagged" data-testid="citation-flagged"
+                  title={"Suspected instruction to AI systems, never used: " + part.reason}>
+              <span className="citation-flag-label">suspected instruction to AI: </span>
+              {part.text}
+            </span>
           ) : (
             <span key={i}>{part.text}</span>
           )

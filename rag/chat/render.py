@@ -176,7 +176,8 @@ def citation_props(c: Citation) -> dict[str, Any]:
     """What the side panel (public/elements/Citation.jsx) shows for one `[n]`.
 
     `highlights` are the cited sentences as [start, end) offsets into `passage`
-    (the chunk text, which starts at document offset `chunk.start`).
+    (the chunk text, which starts at document offset `chunk.start`); `flagged` are
+    [start, end, reason] of its sentences suspected of being orders to AI systems.
     """
     ch, doc = c.hit.chunk, c.hit.doc
     passage = ch.text or ""
@@ -191,6 +192,12 @@ def citation_props(c: Citation) -> dict[str, Any]:
         "passage": passage,
         "start": int(ch.start),
         "highlights": _spans(c.quotes, ch.start, len(passage)),
+        # sentences flagged as instructions to AI systems (rag.injection): shown as such
+        "flagged": [
+            [*span, str(f[3])]
+            for f in ch.flags
+            for span in _spans([(f[0], f[1])], ch.start, len(passage))
+        ],
     }
 
 
