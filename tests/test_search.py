@@ -88,16 +88,28 @@ def _article(title: str, source: str, day: str, body: str) -> str:
 
 @pytest.fixture(scope="module")
 def news_index(tmp_path_factory: pytest.TempPathFactory, encoder: Any) -> Path:
-    """Four articles on the same story from different outlets and days."""
+    """Four articles on the same story from different outlets and days. The three on the
+    fees share their words but each adds its own closing line (identical bodies would be
+    one wire copy, stored once: see tests/test_duplicates.py)."""
     root = tmp_path_factory.mktemp("news")
     text = (
         "The regulator fined the app maker over its store fees. The company said it would "
         "appeal the decision. Analysts expect the fees to fall next year."
     )
+    own = {
+        "tc": " Developers we spoke to hope the appeal fails quickly.",
+        "verge": " Readers have long complained about the cut taken on every sale.",
+        "fortune": " Shares of the company dipped slightly in early trading on the news.",
+    }
     arts = {
-        "tc-fees": ("App maker fined over store fees", "TechCrunch", "2023-10-05", text),
-        "verge-fees": ("Regulator fines app maker", "The Verge", "2023-10-20", text),
-        "fortune-fees": ("Fees under fire", "Fortune", "2023-11-12", text),
+        "tc-fees": (
+            "App maker fined over store fees",
+            "TechCrunch",
+            "2023-10-05",
+            text + own["tc"],
+        ),
+        "verge-fees": ("Regulator fines app maker", "The Verge", "2023-10-20", text + own["verge"]),
+        "fortune-fees": ("Fees under fire", "Fortune", "2023-11-12", text + own["fortune"]),
         "verge-phone": (
             "A new phone",
             "The Verge",
@@ -120,7 +132,7 @@ def _top_docs(index: Path, q: str, k: int = 3, **retrieval: Any) -> list[str]:
 
 @pytest.mark.parametrize("reranker", ["learned", "fusion"])
 def test_a_named_source_is_used_as_metadata(news_index: Path, reranker: str) -> None:
-    # the three fee articles say the same words; only the source tells them apart
+    # the three fee articles say nearly the same words; the source tells them apart
     q = "What did the regulator decide about the store fees, according to Fortune?"
     assert _top_docs(news_index, q, reranker=reranker)[0] == "fortune-fees"
     q = "What did the regulator decide about the store fees, according to TechCrunch?"
