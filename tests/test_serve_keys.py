@@ -216,7 +216,14 @@ def test_an_llm_answer_and_its_deadline(
             b"POST /v1/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b'Content-Length: 100\r\n\r\n{"question": "Why'
         )
-        reply = sock.recv(65536).decode()
+        raw = b""
+        while chunk := sock.recv(65536):  # headers and body may come in two packets
+            raw += chunk
+            head, _, body = raw.partition(b"\r\n\r\n")
+            length = re.search(rb"content-length: (\d+)", head, re.I)
+            if length and len(body) >= int(length.group(1)):
+                break
+        reply = raw.decode()
     assert reply.startswith("HTTP/1.1 408"), reply
     assert "did not arrive within the request's deadline of 6 s" in reply
     assert httpx.get(server.url("/healthz")).status_code == 200
