@@ -167,20 +167,19 @@ async def _stream(
 ) -> AsyncIterator[str]:
     service: Service = state.service
 
-    def step() -> tuple[Any, Any]:  # in a worker: the final parts tokenize for usage
-        ev = next(events, _END)
-        if not isinstance(ev, Final):
-            return ev, None
-        a = ev.answer
-        return ev, (content_pieces(a, footer), *answer_extras(a), service.usage(a))
+    def finish() -> tuple[Any, ...]:
+        """In one worker turn: the rest of the answer (the draft's Deltas are not sent,
+        the checked text is) and its parts (usage tokenizes). One turn, not one per
+        event: each turn waits behind every other request for a worker."""
+        for ev in events:
+            if isinstance(ev, Final):
+                a = ev.answer
+                return content_pieces(a, footer), *answer_extras(a), service.usage(a)
+        raise RuntimeError("the core ended without an answer")
 
     try:
         yield _chunk(cid, created, model, {"role": "assistant", "content": ""})
-        final = None
-        while final is None:  # the draft's Deltas are not sent: the checked text is
-            ev, final = await state.call(deadline, step)
-            if ev is _END:
-                raise RuntimeError("the core ended without an answer")
+        final = await state.call(deadline, finish)
         pieces, citations, extras, usage = final
         for piece in pieces:
             yield _chunk(cid, created, model, {"content": piece})
