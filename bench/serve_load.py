@@ -284,8 +284,9 @@ def report(name: str, a: argparse.Namespace, ph: dict[str, Any]) -> None:
             f"({'finished inside' if took <= a.seconds else 'ran past'} the phase)"
         )
     print(
-        f"server CPU {ph['server_cpu']:.1f} s ({ph['server_cpu'] / max(1, len(rows)) * 1000:.1f} "
-        f"ms a request), load generator CPU {ph['client_cpu']:.1f} s, over {ph['cpu_wall']:.0f} s "
+        f"server CPU{' (with its ingest child)' if ph['job'] else ''} {ph['server_cpu']:.1f} s "
+        f"({ph['server_cpu'] / max(1, len(rows)) * 1000:.1f} ms a request), "
+        f"load generator CPU {ph['client_cpu']:.1f} s, over {ph['cpu_wall']:.0f} s "
         f"on {os.cpu_count()} cores; server RSS {ph['rss']:.0f} MB\n"
         f"{ph['load'][0]} → {ph['load'][1]}"
     )
