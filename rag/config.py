@@ -385,6 +385,12 @@ class ServeSettings(BaseModel):
         description="Where uploaded files are kept (the index records them as its inputs). "
         "Default: `uploads/` inside the index folder.",
     )
+    allow_private_urls: bool = Field(
+        default=False,
+        description="Take URLs (POST /v1/documents) whose host is a loopback, private or "
+        "link-local address: off, the server fetches nothing inside its own network for a "
+        "caller.",
+    )
     sources_footer: bool = Field(
         default=True,
         description="Chat completions end with a Sources list (a request may set "

@@ -6,11 +6,14 @@ and the server keeps answering afterwards.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -168,14 +171,72 @@ def test_bad_uploads(http: httpx.Client, server: ServeProcess) -> None:
     assert not any((server.index / "uploads" / ".incoming").iterdir())  # nothing left staged
 
 
-def test_urls_are_refused_until_the_core_fetches_them(http: httpx.Client) -> None:
-    """Update when URL ingestion (issue 14) lands: then this becomes a job."""
-    for r in (
-        http.post("/v1/documents", json={"urls": ["http://127.0.0.1:9/page.html"]}),
-        http.post("/v1/documents", data={"url": "http://127.0.0.1:9/page.html"}),
+def test_urls_inside_the_network_or_not_http_are_refused(http: httpx.Client) -> None:
+    for urls, words in (
+        (["http://127.0.0.1:9/page.html"], "private or local address (127.0.0.1)"),
+        (["http://10.1.2.3/feed.xml"], "serve.allow_private_urls"),
+        (["ftp://example.org/a.txt"], "use an http:// or https:// URL"),
+        (["http://no-such-host.invalid/x"], "cannot be resolved"),
     ):
-        assert r.status_code == 501
-        assert "URLs" in error_of(r)["message"]
+        r = http.post("/v1/documents", json={"urls": urls})
+        assert r.status_code == 400, r.text
+        assert words in error_of(r)["message"]
+    r = http.post("/v1/documents", data={"url": "http://[::1]:9/"})
+    assert r.status_code == 400 and "private or local" in error_of(r)["message"]
+
+
+PAGE = """<!doctype html><html><head><title>Ferry contract signed | Bayview Daily</title>
+<meta property="og:site_name" content="Bayview Daily">
+<meta property="article:published_time" content="2026-11-30"></head>
+<body><nav>Home | Sports | Weather</nav><article><h1>Ferry contract signed</h1>
+<p>The Bayview ferry contract was signed on Monday by harbour master Maria Holm, who said
+the new boats will run every twenty minutes from April.</p>
+<p>The council approved the contract last week after a long debate about fares.</p>
+</article><footer>Subscribe to our newsletter</footer></body></html>"""
+
+
+@pytest.fixture
+def page_server(tmp_path: Path) -> Iterator[str]:
+    """A web server on 127.0.0.1 with one article page."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "ferry.html").write_text(PAGE, encoding="utf-8")
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as httpd:
+        t = threading.Thread(target=httpd.serve_forever, daemon=True)
+        t.start()
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+        httpd.shutdown()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_url_is_ingested_by_a_job(tmp_path: Path, bundled_index: Path, page_server: str) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(bundled_index, index)
+    env = {"RAG_SERVE__ALLOW_PRIVATE_URLS": "true"}  # the page is on 127.0.0.1
+    with (
+        ServeProcess(index, tmp_path / "serve.log", env=env) as s,
+        httpx.Client(base_url=s.base_url, timeout=60) as client,
+    ):
+        r = client.post("/v1/documents", json={"urls": [f"{page_server}/ferry.html"]})
+        assert r.status_code == 202, r.text
+        job = wait_job(client, r.json())
+        assert job["status"] == "succeeded", job
+        assert job["urls"] == [f"{page_server}/ferry.html"] and len(job["report"]["added"]) == 1
+        a = client.post("/v1/ask", json={"question": "Who signed the Bayview ferry contract?"})
+        assert "Maria Holm" in a.json()["answer"], a.json()
+        cited = a.json()["citations"][0]
+        assert (
+            cited["url"] == f"{page_server}/ferry.html"
+            and cited["title"] == "Ferry contract signed"
+        )
+        missing = client.post("/v1/documents", json={"urls": [f"{page_server}/gone.html"]})
+        failed = wait_job(client, missing.json())
+        assert failed["status"] == "failed" and "404" in failed["error"], failed
 
 
 # --------------------------------------------------------------------------- bad input

@@ -2,9 +2,10 @@
 
 - `POST /v1/ask` returns the `rag ask --json` contract.
 - `GET /v1/documents` lists the indexed documents (`limit`, `offset`).
-- `POST /v1/documents` takes files (multipart, fields `file` or `files`) or URLs
-  (multipart `url` fields, or JSON `{"urls": [...]}`) and answers 202 with an ingest
-  job (`Location: /v1/jobs/<id>`); `GET /v1/jobs/<id>` follows its progress.
+- `POST /v1/documents` takes files (multipart, fields `file` or `files`) or URLs of
+  pages, feeds or sitemaps (multipart `url` fields, or JSON `{"urls": [...]}`; not in
+  the server's own network unless `serve.allow_private_urls`) and answers 202 with an
+  ingest job (`Location: /v1/jobs/<id>`); `GET /v1/jobs/<id>` follows its progress.
 - `GET /healthz` (no key needed): 200 while the index answers, 503 otherwise.
 
 What it does not do: ingest in the request (`jobs` does, in the background).
@@ -12,9 +13,12 @@ What it does not do: ingest in the request (`jobs` does, in the background).
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
+import socket
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import anyio
 import anyio.to_thread
@@ -23,6 +27,7 @@ from fastapi.responses import JSONResponse
 
 from rag.errors import RagError
 from rag.ingest import SUPPORTED
+from rag.ingest.web import is_url
 from rag.types import Answer
 
 from . import schema
@@ -30,7 +35,7 @@ from .errors import ApiError, from_rag_error, too_large
 
 router = APIRouter(
     tags=["REST"],
-    responses=schema.error_responses(400, 401, 403, 404, 408, 413, 415, 429, 501, 502, 503, 504),
+    responses=schema.error_responses(400, 401, 403, 404, 408, 413, 415, 429, 502, 503, 504),
 )
 health = APIRouter(tags=["health"])
 
@@ -63,9 +68,30 @@ _UPLOAD_BODY = {
 }
 
 
-def urls_supported() -> bool:
-    """True once the core ingests URLs (issue 14); until then URLs get a 501."""
-    return False
+def check_url(url: str, allow_private: bool) -> str:
+    """An http(s) URL the server may fetch for a caller (run in a thread: it resolves
+    the host). Private, loopback and link-local hosts are refused unless allowed."""
+    if not is_url(url):
+        raise ApiError(400, f"url {url[:200]!r}: use an http:// or https:// URL", param="urls")
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        raise ApiError(
+            400, f"url {url[:200]}: host {host!r} cannot be resolved", param="urls"
+        ) from None
+    if not allow_private:
+        for info in infos:
+            ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+            if not ip.is_global or ip.is_multicast:
+                raise ApiError(
+                    400,
+                    f"url {url[:200]}: {host} is a private or local address ({ip}); the server "
+                    "does not fetch inside its network for a caller (serve.allow_private_urls)",
+                    param="urls",
+                    code="url_not_allowed",
+                )
+    return url
 
 
 @router.post("/ask", response_model=schema.Answer)
@@ -155,15 +181,16 @@ async def _submit(state: Any, files: list[Any], urls: list[str]) -> JSONResponse
         raise ApiError(
             400, "nothing to ingest: send at least one file or URL", code="nothing_to_ingest"
         )
-    if urls and not urls_supported():
+    if len(urls) > state.settings.serve.max_upload_files:
         raise ApiError(
-            501,
-            "ingesting URLs is not supported by this server yet; download the pages and "
-            "upload them as files",
-            type="not_implemented",
-            code="urls_not_supported",
+            400,
+            f"{len(urls)} URLs in one request; send at most "
+            f"{state.settings.serve.max_upload_files} (serve.max_upload_files)",
             param="urls",
         )
+    allow = state.settings.serve.allow_private_urls
+    for url in urls:
+        await anyio.to_thread.run_sync(check_url, url, allow)
     names = [_safe_name(f.filename) for f in files]
     if len(set(names)) != len(names):
         raise ApiError(400, "two files in one upload have the same name", code="bad_file")

@@ -44,7 +44,6 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         413: "The body is too large.",
         415: "An unsupported content or file type.",
         429: "The key's rate limit is reached; see Retry-After.",
-        501: "Not supported by this server yet.",
         502: "The LLM failed.",
         503: "The index is missing or cannot be read; see Retry-After.",
         504: "The request passed its deadline.",
