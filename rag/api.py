@@ -33,7 +33,14 @@ from rag.ingest.update import (  # ingest lives in rag.ingest; the faces find it
 )
 from rag.llm import prefetch_litellm, preflight
 from rag.retrieve import Retriever
-from rag.store import StoredIndex, check_compatible, current_generation, open_index
+from rag.store import (
+    StoredIndex,
+    check_compatible,
+    current_generation,
+    generations,
+    live_generation,
+    open_index,
+)
 from rag.types import Answer, Hit
 
 log = logging.getLogger("rag")
@@ -87,8 +94,8 @@ class Pipeline:
         Returns True when it built one. The faces call this for the configured index
         only, never for a folder the user named explicitly.
         """
-        if current_generation(self.index_dir) is not None:
-            return False
+        if current_generation(self.index_dir) is not None or generations(self.index_dir):
+            return False  # an index, or a damaged one: opening it says so
         if notice:
             corpus = ", ".join(str(p) for p in self.settings.index.corpus)
             notice(f"No index at {self.index_dir} yet: building it from {corpus} (once)…")
@@ -100,12 +107,15 @@ class Pipeline:
         with self._lock:
             gen = current_generation(self.index_dir)
             if self._index is None or gen != self._index.generation:
-                if gen is None:
+                if gen is None and not generations(self.index_dir):
                     raise IndexNotFoundError(
                         f"no index at {self.index_dir}; build it with `rag ingest PATH "
                         f"--index {self.index_dir}`"
                     )
-                new = open_index(self.index_dir)
+                live_generation(self.index_dir)  # a missing or garbled CURRENT: one line
+                new = open_index(
+                    self.index_dir, verify_up_to_mb=self.settings.index.verify_on_open_mb
+                )
                 annotate_copies(new.docs())  # wire copies: each searched one names the others
                 check_compatible(
                     new.manifest,

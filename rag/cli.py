@@ -362,7 +362,7 @@ def docs(
     from rag.store import open_index
 
     s = _settings(index)
-    idx = open_index(s.index.dir)
+    idx = open_index(s.index.dir, verify_up_to_mb=s.index.verify_on_open_mb)
     rows = idx.doc_rows()
     if flags:
         for r in rows:
@@ -444,6 +444,9 @@ from rag.serve import cli as serve_cli  # noqa: E402  (`rag serve`, `rag keys`; 
 
 app.command("serve")(serve_cli.serve)
 app.add_typer(serve_cli.keys_app, name="keys")
+from rag.index_cli import index_app  # noqa: E402  (`rag index verify/repair`)
+
+app.add_typer(index_app, name="index")
 
 
 # --------------------------------------------------------------------------- entry point
@@ -478,7 +481,9 @@ def main(argv: list[str] | None = None) -> None:
     aborts, click_errors = _click_exceptions()
     try:
         with terminate_as_interrupt():
-            app(args=argv, standalone_mode=False)
+            rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc:  # a command's typer.Exit(code), e.g. `rag index verify`
+            sys.exit(rc)
     except Interrupted as e:  # says itself what was kept and how to go on
         _err(str(e))
         sys.exit(e.exit_code)

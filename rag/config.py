@@ -57,6 +57,14 @@ class IndexSettings(BaseModel):
         "file index (IVF, √n lists, 16 probed) above: exact search passes 10 ms near 65k "
         "chunks on 2 cores (bench/scale.py).",
     )
+    verify_on_open_mb: float = Field(
+        default=256.0,
+        ge=0,
+        description="Opening an index always checks its files' sizes and headers against its "
+        "manifest; a generation up to this size also has every byte checked against its "
+        "checksums (≈ 30 ms for 90 MB; bench/index_checksums.py). 0: sizes and headers only. "
+        "`rag index verify` checks everything.",
+    )
 
     @field_validator("dir")
     @classmethod

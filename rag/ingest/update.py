@@ -199,7 +199,11 @@ def _ingest(
     fingerprint = index_fingerprint(s)
 
     writer = IndexWriter(
-        s.index.dir, lock_timeout_s=s.index.lock_timeout_s, exact_up_to=s.index.exact_up_to
+        s.index.dir,
+        lock_timeout_s=s.index.lock_timeout_s,
+        exact_up_to=s.index.exact_up_to,
+        rebuild=rebuild,
+        verify_up_to_mb=s.index.verify_on_open_mb,
     )
     with writer as w:
         w.inputs = inputs

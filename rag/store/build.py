@@ -39,7 +39,10 @@ def _build_faiss(vectors: np.ndarray, path: Path, exact_up_to: int) -> dict[str,
         sample = vectors[np.random.default_rng(0).choice(n, 64 * nlist, replace=False)]
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    faiss.write_index(index, str(path))
+    with open(path, "wb") as f:  # through Python, so a full disk raises OSError(ENOSPC)
+        writer = faiss.PyCallbackIOWriter(f.write)
+        faiss.write_index(index, writer)
+        del writer
     return {"type": "ivf", "nlist": nlist, "nprobe": IVF_NPROBE}
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ from typing import Any
 FORMAT_VERSION = 3
 CURRENT = "CURRENT"
 LOCK = ".lock"
+ASIDE_PREFIX = "damaged-"  # `rag index repair` keeps damaged generations under this prefix
+_GEN_NAME = re.compile(r"gen-\d{6}")
 
 
 def _now() -> str:
@@ -39,12 +42,50 @@ def _now() -> str:
 
 
 def current_generation(index_dir: Path) -> str | None:
-    """Name of the live generation, or None when the folder holds no index."""
+    """What CURRENT names (the live generation), or None when there is no CURRENT.
+
+    The name is not checked here: `is_generation_name` and `open_index` do that."""
     try:
-        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+        raw = (Path(index_dir) / CURRENT).read_bytes()
     except (FileNotFoundError, NotADirectoryError):
         return None
-    return name or None
+    return raw.decode("utf-8", errors="replace").strip() or None
+
+
+def is_generation_name(name: str | None) -> bool:
+    return bool(name) and _GEN_NAME.fullmatch(name or "") is not None
+
+
+def generations(index_dir: Path) -> list[str]:
+    """The committed generation folders of an index, oldest first (temporary ones and
+    those set aside as damaged excluded)."""
+    try:
+        names = [p.name for p in Path(index_dir).iterdir() if p.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(n for n in names if is_generation_name(n))
+
+
+def lock_index(index_dir: Path, timeout_s: float) -> Any:
+    """The index's write lock (a filelock.FileLock), acquired: IndexBusyError when another
+    process holds it past `timeout_s`, IndexWriteError when the lock file cannot be made."""
+    from filelock import FileLock, Timeout
+
+    from rag.errors import IndexBusyError
+    from rag.store.write_errors import write_error
+
+    lock = FileLock(str(Path(index_dir) / LOCK))
+    try:
+        lock.acquire(timeout=timeout_s)
+    except Timeout:
+        raise IndexBusyError(
+            f"index {index_dir} is locked by another ingest; wait for it to finish "
+            "(or raise index.lock_timeout_s)"
+        ) from None
+    except OSError as e:  # a read-only folder
+        live = current_generation(index_dir)
+        raise write_error(e, Path(index_dir), generation=None, live=live) or e from None
+    return lock
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -53,11 +94,15 @@ def _write_json(path: Path, obj: Any) -> None:
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     _fsync_dir(path.parent)
 
 

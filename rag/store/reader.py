@@ -1,21 +1,26 @@
-"""Reading one generation: `open_index` and `StoredIndex` (chunk rows read on demand).
+"""Reading one generation: `StoredIndex` (chunk rows read on demand from SQLite).
 
-What it does not do: write, verify checksums or repair (rag.store.writer, rag.store.verify).
+Every read at this boundary that finds damage (SQLite's "database disk image is
+malformed", an unreadable row, a FAISS or NumPy file that will not load) raises
+`IndexCorruptError` naming the index, the file and the fix; other errors are bugs and
+keep their traceback.
+
+What it does not do: find and check the live generation (rag.store.opening), write
+(rag.store.writer).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.errors import IndexCorruptError
 from rag.store import flags
-from rag.store.layout import FORMAT_VERSION, current_generation
+from rag.store.integrity import Damage, corrupt_error
 from rag.types import Chunk, DocMeta
 
 if TYPE_CHECKING:
@@ -25,6 +30,58 @@ if TYPE_CHECKING:
     from rag.lexical import LexicalIndex
 
 IVF_NPROBE = 16
+# SQLite result codes that mean a damaged or vanished file (IOERR, CORRUPT, CANTOPEN, NOTADB)
+_DAMAGE_CODES = {10, 11, 14, 26}
+
+
+class GuardedDB:
+    """A generation's read-only SQLite connection whose reads turn damage into
+    `IndexCorruptError` (SQLite may find a damaged page only when a query reaches it)."""
+
+    def __init__(self, con: sqlite3.Connection, index_dir: Path, generation: str) -> None:
+        self.con, self.index_dir, self.generation = con, index_dir, generation
+
+    def damaged(self, e: BaseException, what: str = "") -> BaseException:
+        """The IndexCorruptError for an error raised by a read, or `e` itself if it is no
+        sign of damage (a bug)."""
+        if isinstance(e, sqlite3.DatabaseError):
+            code = (getattr(e, "sqlite_errorcode", None) or 0) & 0xFF
+            if code not in _DAMAGE_CODES and "malformed" not in str(e):
+                return e
+        elif not isinstance(e, ValueError | KeyError | IndexError | TypeError):
+            return e
+        why = what or " ".join(str(e).split())[:100]
+        problem = f"is unreadable ({why})"
+        return corrupt_error(self.index_dir, [Damage(self.generation, "chunks.sqlite", problem)])
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _GuardedCursor:
+        try:
+            return _GuardedCursor(self.con.execute(sql, params), self)
+        except sqlite3.DatabaseError as e:
+            raise self.damaged(e) from None
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class _GuardedCursor:
+    def __init__(self, cur: sqlite3.Cursor, db: GuardedDB) -> None:
+        self.cur, self.db = cur, db
+
+    def fetchall(self) -> list[Any]:
+        try:
+            return self.cur.fetchall()
+        except sqlite3.DatabaseError as e:
+            raise self.db.damaged(e) from None
+
+    def fetchone(self) -> Any:
+        try:
+            return self.cur.fetchone()
+        except sqlite3.DatabaseError as e:
+            raise self.db.damaged(e) from None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
 
 
 @dataclass
@@ -35,7 +92,7 @@ class StoredIndex:
     generation: str
     manifest: dict[str, Any]
     vectors: np.ndarray
-    _db: sqlite3.Connection = field(repr=False)
+    _db: GuardedDB = field(repr=False)
     sent_vectors: np.ndarray | None = field(default=None, repr=False)
     _faiss: Any = field(default=None, repr=False)
     _docs: dict[str, DocMeta] | None = field(default=None, repr=False)
@@ -62,7 +119,13 @@ class StoredIndex:
 
             f = self.path / "index.faiss"
             if f.is_file():
-                idx = faiss.read_index(str(f))
+                try:
+                    idx = faiss.read_index(str(f))
+                except RuntimeError as e:  # how FAISS reports a short or garbled file
+                    lines = str(e).strip().splitlines() or ["FAISS could not read it"]
+                    raise self._damaged(
+                        "index.faiss", f"is unreadable ({lines[-1][:100]})"
+                    ) from None
                 idx.nprobe = int(self.manifest["faiss"].get("nprobe", IVF_NPROBE))
                 faiss.omp_set_num_threads(1)  # one query at a time: threads only add waiting
                 self._faiss = idx
@@ -78,9 +141,13 @@ class StoredIndex:
             rows = self._db.execute(
                 "SELECT id, title, source, url, published_at, origin, extra FROM docs ORDER BY id"
             ).fetchall()
-            self._docs = {
-                r[0]: DocMeta(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows
-            }
+            try:
+                self._docs = {
+                    r[0]: DocMeta(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]))
+                    for r in rows
+                }
+            except ValueError as e:
+                raise self._db.damaged(e, "a document row") from None
         return self._docs
 
     def doc_rows(self) -> list[dict[str, Any]]:
@@ -125,13 +192,10 @@ class StoredIndex:
             f"WHERE pos IN ({marks})",
             pos,
         ).fetchall()
-        by_pos = {r[0]: _chunk(r) for r in rows}
+        by_pos = {r[0]: self._chunk(r) for r in rows}
         missing = [p for p in pos if p not in by_pos]
         if missing:
-            raise IndexCorruptError(
-                f"index {self.dir}: chunk rows {missing[:5]} are missing; run "
-                "`rag ingest --rebuild`"
-            )
+            raise self._damaged("chunks.sqlite", f"lacks chunk rows {missing[:5]}")
         return flags.attach([by_pos[p] for p in pos], self.flags_of)
 
     def sentence_vectors_at(self, positions: Sequence[int]) -> list[np.ndarray | None]:
@@ -158,7 +222,7 @@ class StoredIndex:
             "WHERE doc_id = ? ORDER BY pos",
             (doc_id,),
         ).fetchall()
-        chunks = [_chunk(r) for r in rows]
+        chunks = [self._chunk(r) for r in rows]
         if with_flags:
             flags.attach(chunks, self.flags_of)
         return [(r[0], c) for r, c in zip(rows, chunks, strict=True)]
@@ -167,7 +231,7 @@ class StoredIndex:
         rows = self._db.execute(
             'SELECT pos, id, doc_id, start, "end", text, sentences FROM chunks ORDER BY pos'
         ).fetchall()
-        return flags.attach([_chunk(r) for r in rows], self.flags_of)
+        return flags.attach([self._chunk(r) for r in rows], self.flags_of)
 
     def lexical(self) -> tuple[LexicalIndex, LexicalIndex, np.ndarray] | None:
         """BM25 over chunks, BM25 over sentences and each sentence's chunk row."""
@@ -179,22 +243,40 @@ class StoredIndex:
             folder = self.path / "lexical"
             if not (folder / "chunks").is_dir():
                 return None
-            owner = np.load(folder / "sentence_owner.npy", mmap_mode="r")
-            self._lexical = (
-                LexicalIndex(folder / "chunks"),
-                LexicalIndex(folder / "sentences"),
-                owner,
-            )
+            try:
+                owner = np.load(folder / "sentence_owner.npy", mmap_mode="r")
+                self._lexical = (
+                    LexicalIndex(folder / "chunks"),
+                    LexicalIndex(folder / "sentences"),
+                    owner,
+                )
+            except (OSError, ValueError, KeyError) as e:
+                where = getattr(e, "filename", None)
+                rel = Path(where).relative_to(self.path).as_posix() if where else "lexical"
+                raise self._damaged(rel, f"is unreadable ({_why(e)})") from None
         return self._lexical
 
     def table(self) -> ChunkTable:
         """Per chunk row: its document, source, day and time of publication, place."""
         if self._table is None:
-            self._table = ChunkTable.load(self._db, self.docs())
+            docs = self.docs()
+            try:
+                self._table = ChunkTable.load(self._db, docs)
+            except KeyError as e:
+                raise self._db.damaged(e, f"a chunk of unknown document {e}") from None
         return self._table
 
     def close(self) -> None:
         self._db.close()
+
+    def _chunk(self, r: Sequence[Any]) -> Chunk:
+        try:
+            return _chunk(r)
+        except (ValueError, TypeError) as e:
+            raise self._db.damaged(e, f"chunk row {r[0]}") from None
+
+    def _damaged(self, file: str, problem: str) -> IndexCorruptError:
+        return corrupt_error(self.dir, [Damage(self.generation, file, problem)])
 
 
 @dataclass
@@ -212,7 +294,7 @@ class ChunkTable:
     n_sent: np.ndarray  # number of sentences of the chunk
 
     @classmethod
-    def load(cls, db: sqlite3.Connection, docs: dict[str, DocMeta]) -> ChunkTable:
+    def load(cls, db: GuardedDB | sqlite3.Connection, docs: dict[str, DocMeta]) -> ChunkTable:
         import numpy as np
 
         doc_ids = sorted(docs)
@@ -268,52 +350,7 @@ def _chunk(r: Sequence[Any]) -> Chunk:
     )
 
 
-def open_index(index_dir: Path) -> StoredIndex:
-    """Open the live generation of an index folder, read-only.
-
-    Retries once if a writer swapped generations while we were opening.
-    """
-    index_dir = Path(index_dir)
-    for attempt in range(3):
-        gen = current_generation(index_dir)
-        if gen is None:
-            raise IndexNotFoundError(
-                f"no index at {index_dir}; build it with `rag ingest` (or `rag ingest PATH "
-                f"--index {index_dir}`)"
-            )
-        try:
-            return _open_generation(index_dir, gen)
-        except FileNotFoundError:
-            if attempt == 2:
-                raise IndexCorruptError(
-                    f"index {index_dir}: generation {gen} is incomplete; run `rag ingest --rebuild`"
-                ) from None
-            time.sleep(0.05)
-    raise AssertionError("unreachable")
-
-
-def _open_generation(index_dir: Path, gen: str) -> StoredIndex:
-    import numpy as np
-
-    path = index_dir / gen
-    try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise IndexCorruptError(
-            f"index {index_dir}: manifest unreadable ({e}); run `rag ingest --rebuild`"
-        ) from None
-    fmt = manifest.get("format")
-    if fmt != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"index {index_dir} has format {fmt}, this version reads format {FORMAT_VERSION}; "
-            "run `rag ingest --rebuild`"
-        )
-    db_path = path / "chunks.sqlite"
-    if not db_path.is_file():
-        raise FileNotFoundError(db_path)
-    # immutable=1: a committed generation never changes, so SQLite needs no locks or journal
-    db = sqlite3.connect(f"file:{db_path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
-    vectors = np.load(path / "vectors.npy", mmap_mode="r")
-    sents = path / "sentences.npy"
-    sent_vectors = np.load(sents, mmap_mode="r") if sents.is_file() else None
-    return StoredIndex(index_dir, gen, manifest, vectors, db, sent_vectors)
+def _why(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    return " ".join(str(e).split())[:100] or type(e).__name__

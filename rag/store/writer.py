@@ -5,12 +5,19 @@ place and only then points CURRENT at it: a reader sees the old or the new index
 a mix, and a killed writer leaves at worst a temporary folder the next writer removes.
 The previous generation is kept so readers that opened it keep working.
 
+A write that fails (disk full, permission denied, I/O error) removes the temporary
+folder, leaves the live generation as it was and raises one `IndexWriteError` line
+(rag.store.write_errors). Before it copies the live generation into the next one, the
+writer checks every byte of it against its checksums, so damage is never carried into
+a generation with fresh checksums.
+
 What it does not do: embed, chunk or rank.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import sqlite3
@@ -19,21 +26,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.errors import IndexBusyError
 from rag.store import flags
 from rag.store.build import _build_faiss, _build_lexical
+from rag.store.integrity import describe_files, seal
 from rag.store.layout import (
     CURRENT,
     FORMAT_VERSION,
-    LOCK,
     _fsync_dir,
     _fsync_tree,
     _now,
     _write_atomic,
     _write_json,
     current_generation,
+    generations,
+    is_generation_name,
+    lock_index,
 )
-from rag.store.reader import StoredIndex, open_index
+from rag.store.opening import live_generation, open_index
+from rag.store.reader import StoredIndex
+from rag.store.write_errors import BYTES_PER_CHUNK, write_error
 from rag.types import Chunk, Document
 
 if TYPE_CHECKING:
@@ -67,16 +78,26 @@ class IndexWriter:
 
     Use as a context manager: it holds the index lock from `__enter__` to `__exit__`.
     `commit()` may be called several times (a long ingest publishes its progress).
+    `rebuild`: start from an empty index without reading the live generation (which may
+    be damaged); it stays as the previous generation until the next commit.
     """
 
     def __init__(
-        self, index_dir: Path, *, lock_timeout_s: float = 600.0, exact_up_to: int = 50_000
+        self,
+        index_dir: Path,
+        *,
+        lock_timeout_s: float = 600.0,
+        exact_up_to: int = 50_000,
+        rebuild: bool = False,
     ) -> None:
-        from filelock import FileLock
-
         self.dir = Path(index_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(str(self.dir / LOCK))
+        self._live: str | None = None  # the live generation when the writer started
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise self._write_error(e, None) or e from None
+        self._rebuild = rebuild
+        self._lock: Any = None
         self._timeout = lock_timeout_s
         self._exact_up_to = exact_up_to
         self.base: StoredIndex | None = None
@@ -85,18 +106,18 @@ class IndexWriter:
         self._added: dict[str, PendingDoc] = {}
 
     def __enter__(self) -> IndexWriter:
-        from filelock import Timeout
-
+        self._lock = lock_index(self.dir, self._timeout)
         try:
-            self._lock.acquire(timeout=self._timeout)
-        except Timeout:
-            raise IndexBusyError(
-                f"index {self.dir} is locked by another ingest; wait for it to finish "
-                "(or raise index.lock_timeout_s)"
-            ) from None
-        self._clean_aside()
-        if current_generation(self.dir) is not None:
-            self.base = open_index(self.dir)
+            if current_generation(self.dir) is not None or generations(self.dir):
+                # a damaged CURRENT would make every generation look unpublished: stop here
+                self._live = live_generation(self.dir)
+            self._clean_aside()
+            if self._live is not None and not self._rebuild:
+                # every byte checked: a damaged base must not be copied under new checksums
+                self.base = open_index(self.dir, verify_up_to_mb=math.inf)
+        except BaseException:
+            self._lock.release()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -145,8 +166,11 @@ class IndexWriter:
         number = self._next_number()
         name = f"gen-{number:06d}"
         aside = self.dir / f"{name}.tmp-{os.getpid()}"
-        aside.mkdir()
+        final = self.dir / name
+        published = False
+        db: sqlite3.Connection | None = None
         try:
+            aside.mkdir()
             kept_docs: list[str] = []
             if self.base is not None:
                 kept_docs = [d for d in self.stored_hashes() if d not in self._removed]
@@ -219,6 +243,7 @@ class IndexWriter:
             db.commit()
             _build_lexical(db, aside / "lexical", header=bool(settings.get("header", True)))
             db.close()
+            db = None
             dim = int(embedding["dim"])
             vectors = np.vstack(vec_parts) if vec_parts else np.zeros((0, dim), np.float32)
             if vectors.shape != (pos, dim):
@@ -228,7 +253,7 @@ class IndexWriter:
             if sent_parts:
                 np.save(aside / "sentences.npy", np.ascontiguousarray(np.vstack(sent_parts)))
             created = self.base.manifest.get("created_at") if self.base else None
-            manifest = {
+            manifest: dict[str, Any] = {
                 "format": FORMAT_VERSION,
                 "generation": name,
                 "created_at": created or _now(),
@@ -244,18 +269,28 @@ class IndexWriter:
                 "documents": documents,
                 "build_seconds": round(time.time() - t0, 3),
             }
-            _write_json(aside / "manifest.json", manifest)
+            manifest["files"] = describe_files(aside)  # sizes, checksums, array shapes
+            _write_json(aside / "manifest.json", seal(manifest))
             _fsync_tree(aside)
-            final = self.dir / name
             os.rename(aside, final)
             _fsync_dir(self.dir)
             _write_atomic(self.dir / CURRENT, name + "\n")
-        except BaseException:
+            published = True
+        except BaseException as e:
+            if db is not None:
+                db.close()
+            failed = _last_written(aside) or _last_written(final)  # the file being written
             shutil.rmtree(aside, ignore_errors=True)
-            raise
-        self._collect(keep={name, self.base.generation if self.base else name})
-        # the new generation is the base of the next commit in this session
-        old_base, self.base = self.base, open_index(self.dir)
+            if not published and current_generation(self.dir) != name:
+                shutil.rmtree(final, ignore_errors=True)  # renamed but never published
+            err = self._write_error(e, name, needed=self._estimate_bytes(), path=failed)
+            if err is None:
+                raise
+            raise err from None
+        previous = self.base.generation if self.base else self._live
+        self._collect(keep={name, previous or name})
+        # the new generation is the base of the next commit in this session (just hashed)
+        old_base, self.base = self.base, open_index(self.dir, verify_up_to_mb=0)
         if old_base is not None:
             old_base.close()
         self._removed.clear()
@@ -263,6 +298,32 @@ class IndexWriter:
         return name
 
     # -- housekeeping
+    def _estimate_bytes(self) -> int:
+        """About how many bytes the next generation takes (the base's bytes per chunk, or
+        BYTES_PER_CHUNK, times the chunks it will hold)."""
+        base = self.base
+        kept = 0
+        per = float(BYTES_PER_CHUNK)
+        if base is not None:
+            docs = base.manifest.get("documents", {})
+            kept = sum(int(v.get("chunks", 0)) for k, v in docs.items() if k not in self._removed)
+            files = base.manifest.get("files") or {}
+            if files and base.n_chunks:
+                per = sum(int(f.get("bytes", 0)) for f in files.values()) / base.n_chunks
+        n = kept + sum(len(p.chunks) for p in self._added.values())
+        return int(per * max(n, 1) * 1.1) + (1 << 20)
+
+    def _write_error(
+        self,
+        e: BaseException,
+        generation: str | None,
+        needed: int | None = None,
+        path: Path | None = None,
+    ) -> BaseException | None:
+        return write_error(
+            e, self.dir, generation=generation, live=self._live, needed=needed, path=path
+        )
+
     def _next_number(self) -> int:
         numbers = [0]
         for p in self.dir.iterdir():
@@ -272,13 +333,13 @@ class IndexWriter:
 
     def _clean_aside(self) -> None:
         """Remove what a killed writer left: temporary folders and unpublished generations."""
-        live = current_generation(self.dir)
+        live = self._live
         for p in self.dir.iterdir():
             if p.name.startswith("gen-") and ".tmp-" in p.name:
                 shutil.rmtree(p, ignore_errors=True)
         for p in self.dir.glob("CURRENT.tmp*"):
             p.unlink(missing_ok=True)
-        if live is not None:
+        if live is not None and is_generation_name(live):
             live_no = int(live[4:10])
             for p in self.dir.iterdir():
                 if (
@@ -292,6 +353,15 @@ class IndexWriter:
         for p in self.dir.iterdir():
             if p.name.startswith("gen-") and p.name not in keep and ".tmp-" not in p.name:
                 shutil.rmtree(p, ignore_errors=True)
+
+
+def _last_written(folder: Path) -> Path | None:
+    """The most recently modified file under `folder` (None if there is none)."""
+    try:
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        return max(files, key=lambda p: p.stat().st_mtime_ns) if files else None
+    except OSError:
+        return None
 
 
 def _insert_chunk(db: sqlite3.Connection, pos: int, c: Chunk, sent_row: int) -> None:
