@@ -2,8 +2,8 @@
 
 At commit, `describe_files` records every file of the generation (path relative to the
 generation folder, so a generation made of several segment files is just more entries):
-its size, an xxh3-128 checksum and, for NumPy arrays, shape and dtype. `seal` then
-records a checksum of the manifest itself, so a flipped bit there is found too.
+its size, an xxh3-128 checksum and, for NumPy arrays, shape and dtype. `sealed_json`
+ends the manifest with a checksum of itself, so a flipped bit there is found too.
 
 `check_generation` compares a generation with its manifest:
   cheap  every file is there with its recorded size; arrays have their recorded header
@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -108,26 +109,28 @@ def hash_file(path: Path, algorithm: str = HASH) -> str:
     return str(h.hexdigest())
 
 
-def _canonical(manifest: dict[str, Any]) -> bytes:
-    body = {k: v for k, v in manifest.items() if k != SELF_KEY}
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def seal(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The manifest with its own checksum added (written last, over everything else)."""
+def sealed_json(manifest: dict[str, Any]) -> str:
+    """The manifest as JSON, ending with its own checksum: the xxh3 of the file's bytes as
+    they would be without that last member. Checking it hashes bytes; no re-serialising."""
+    body = json.dumps(
+        {k: v for k, v in manifest.items() if k != SELF_KEY}, indent=1, ensure_ascii=False
+    )
     h = _hasher(HASH)()
-    h.update(_canonical(manifest))
-    return {**manifest, SELF_KEY: h.hexdigest()}
+    h.update(body.encode("utf-8"))
+    return body[:-2] + f',\n "{SELF_KEY}": "{h.hexdigest()}"\n}}'  # body ends "\n}"
 
 
-def _seal_ok(manifest: dict[str, Any]) -> bool | None:
-    """True/False when the manifest records its checksum, None when it does not."""
-    recorded = manifest.get(SELF_KEY)
-    if recorded is None:
-        return None
+_TRAILER = re.compile(rb',\n "' + SELF_KEY.encode() + rb'": "([0-9a-f]{32})"\n\}\s*\Z')
+
+
+def _seal_ok(raw: bytes) -> bool | None:
+    """True/False when the manifest ends with its checksum, None when it has none."""
+    m = _TRAILER.search(raw)
+    if m is None:
+        return False if SELF_KEY.encode() in raw else None
     h = _hasher(HASH)()
-    h.update(_canonical(manifest))
-    return bool(h.hexdigest() == recorded)
+    h.update(raw[: m.start()] + b"\n}")
+    return bool(h.hexdigest() == m.group(1).decode())
 
 
 def describe_files(gen_dir: Path) -> dict[str, dict[str, Any]]:
@@ -207,7 +210,8 @@ def read_manifest(gen_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"is not valid JSON{where}"
     if not isinstance(manifest, dict):
         return None, "is not a JSON object"
-    if _seal_ok(manifest) is False:
+    sealed = _seal_ok(raw)
+    if sealed is False or (sealed is None and "files" in manifest):
         return None, "does not match its own checksum (changed after it was written)"
     return manifest, None
 

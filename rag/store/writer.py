@@ -7,9 +7,10 @@ The previous generation is kept so readers that opened it keep working.
 
 A write that fails (disk full, permission denied, I/O error) removes the temporary
 folder, leaves the live generation as it was and raises one `IndexWriteError` line
-(rag.store.write_errors). Before it copies the live generation into the next one, the
-writer checks every byte of it against its checksums, so damage is never carried into
-a generation with fresh checksums.
+(rag.store.write_errors). The base is opened like any reader opens it; before its first
+commit copies it, every byte is checked against its checksums, so damage is never
+carried into a generation with fresh checksums (and an ingest with nothing to write
+does not pay for the hashing).
 
 What it does not do: embed, chunk or rank.
 """
@@ -17,7 +18,6 @@ What it does not do: embed, chunk or rank.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import sqlite3
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag.store import flags
 from rag.store.build import _build_faiss, _build_lexical
-from rag.store.integrity import describe_files, seal
+from rag.store.integrity import check_generation, corrupt_error, describe_files, sealed_json
 from rag.store.layout import (
     CURRENT,
     FORMAT_VERSION,
@@ -36,13 +36,12 @@ from rag.store.layout import (
     _fsync_tree,
     _now,
     _write_atomic,
-    _write_json,
     current_generation,
     generations,
     is_generation_name,
     lock_index,
 )
-from rag.store.opening import live_generation, open_index
+from rag.store.opening import VERIFY_ON_OPEN_MB, live_generation, open_index
 from rag.store.reader import StoredIndex
 from rag.store.write_errors import BYTES_PER_CHUNK, write_error
 from rag.types import Chunk, Document
@@ -89,6 +88,7 @@ class IndexWriter:
         lock_timeout_s: float = 600.0,
         exact_up_to: int = 50_000,
         rebuild: bool = False,
+        verify_up_to_mb: float = VERIFY_ON_OPEN_MB,
     ) -> None:
         self.dir = Path(index_dir)
         self._live: str | None = None  # the live generation when the writer started
@@ -97,6 +97,8 @@ class IndexWriter:
         except OSError as e:
             raise self._write_error(e, None) or e from None
         self._rebuild = rebuild
+        self._verify_mb = verify_up_to_mb
+        self._base_checked = False  # every byte of the base checked against its checksums
         self._lock: Any = None
         self._timeout = lock_timeout_s
         self._exact_up_to = exact_up_to
@@ -113,8 +115,7 @@ class IndexWriter:
                 self._live = live_generation(self.dir)
             self._clean_aside()
             if self._live is not None and not self._rebuild:
-                # every byte checked: a damaged base must not be copied under new checksums
-                self.base = open_index(self.dir, verify_up_to_mb=math.inf)
+                self.base = open_index(self.dir, verify_up_to_mb=self._verify_mb)
         except BaseException:
             self._lock.release()
             raise
@@ -163,6 +164,12 @@ class IndexWriter:
         import numpy as np
 
         t0 = time.time()
+        if self.base is not None and not self._base_checked:
+            # every byte checked before it is copied: damage never gets fresh checksums
+            check = check_generation(self.dir, self.base.generation, full=True)
+            if check.damage:
+                raise corrupt_error(self.dir, check.damage)
+            self._base_checked = True
         number = self._next_number()
         name = f"gen-{number:06d}"
         aside = self.dir / f"{name}.tmp-{os.getpid()}"
@@ -270,7 +277,7 @@ class IndexWriter:
                 "build_seconds": round(time.time() - t0, 3),
             }
             manifest["files"] = describe_files(aside)  # sizes, checksums, array shapes
-            _write_json(aside / "manifest.json", seal(manifest))
+            (aside / "manifest.json").write_text(sealed_json(manifest), encoding="utf-8")
             _fsync_tree(aside)
             os.rename(aside, final)
             _fsync_dir(self.dir)
@@ -291,6 +298,7 @@ class IndexWriter:
         self._collect(keep={name, previous or name})
         # the new generation is the base of the next commit in this session (just hashed)
         old_base, self.base = self.base, open_index(self.dir, verify_up_to_mb=0)
+        self._base_checked = True
         if old_base is not None:
             old_base.close()
         self._removed.clear()
