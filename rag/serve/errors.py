@@ -4,7 +4,8 @@ Every error answers `{"error": {"message", "type", "param", "code"}}` (what the
 `openai` SDK, litellm and OpenAI-compatible chat clients parse), with the status code a
 client acts on: 400 a bad request, 401 no or a wrong key, 404 an unknown model or path,
 413 a body too large, 429 too many requests (with Retry-After), 503 while the index
-is missing or cannot be read (with Retry-After), 504 past the request's deadline.
+is missing or cannot be read (with Retry-After), 504 past the request's deadline, 507
+when the server cannot write (a full disk, a read-only folder).
 
 `STATUS` maps the core's typed errors (`rag.errors`) to a status, by class: an error
 maps through its nearest listed base class, so a new subclass of `IndexCorruptError`
@@ -25,6 +26,7 @@ from rag.errors import (
     IndexCorruptError,
     IndexMismatchError,
     IndexNotFoundError,
+    IndexWriteError,
     InputError,
     ModelError,
     RagError,
@@ -41,6 +43,7 @@ STATUS: dict[type[RagError], tuple[int, str, str]] = {
     IndexMismatchError: (503, "service_unavailable", "index_mismatch"),
     IndexBusyError: (503, "service_unavailable", "index_busy"),
     IndexCorruptError: (503, "service_unavailable", "index_unreadable"),
+    IndexWriteError: (507, "server_error", "index_write_failed"),  # disk full, read-only
     ModelError: (502, "api_error", "model_error"),
     ConfigError: (500, "server_error", "config_error"),
     RagError: (500, "server_error", "internal_error"),

@@ -14,6 +14,7 @@ What it does not do: ingest in the request (`jobs` does, in the background).
 from __future__ import annotations
 
 import ipaddress
+import os
 import shutil
 import socket
 from pathlib import Path, PurePosixPath
@@ -197,6 +198,15 @@ async def _submit(state: Any, files: list[Any], urls: list[str]) -> JSONResponse
     job_id, staged = state.jobs.new_staging()
     try:
         await anyio.to_thread.run_sync(_stage, files, names, staged, state.settings)
+    except OSError as e:  # a full disk or a read-only folder: one line, no server paths
+        shutil.rmtree(staged, ignore_errors=True)
+        why = os.strerror(e.errno).lower() if e.errno else "write error"
+        raise ApiError(
+            507,
+            f"the upload could not be stored on the server ({why}); nothing was ingested",
+            type="server_error",
+            code="index_write_failed",
+        ) from None
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise

@@ -112,8 +112,8 @@ def verify_index(index_dir: Path, *, full: bool = True) -> IndexReport:
     report = IndexReport(index_dir, current, problem, full=full)
     for gen in reversed(gens):
         check = check_generation(index_dir, gen, full=full)
-        if check.damage and check.damage[0].file == "" and not (index_dir / gen).exists():
-            continue  # removed by an ingest while we were checking: not damage
+        if check.damage and not (index_dir / gen).exists():
+            continue  # collected by an ingest while we were checking: not damage
         report.checks.append(check)
     try:
         names = sorted(p.name for p in index_dir.iterdir())
