@@ -67,6 +67,7 @@ def write_error(
     live: str | None,
     needed: int | None = None,
     path: Path | None = None,
+    documents: int | None = None,
 ) -> IndexWriteError | None:
     """The one-line IndexWriteError for `e`, or None when it is no write error."""
     found = classify(e, path)
@@ -75,11 +76,12 @@ def write_error(
     code, where = found
     index_dir = Path(index_dir)
     rel = _relative(where, index_dir)
-    kept = (
-        f"{live} is untouched and still answers"
-        if live
-        else "nothing was stored (the index holds no generation yet)"
-    )
+    if live is None:
+        kept = "nothing was stored (the index holds no generation yet)"
+    elif documents is None:
+        kept = f"the index keeps its live generation untouched ({live})"
+    else:
+        kept = f"the index keeps its {documents} documents untouched ({live})"
     doing = f"writing {generation}" if generation else "writing"
     try:
         free = shutil.disk_usage(mount_point(index_dir)).free

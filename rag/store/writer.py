@@ -91,7 +91,8 @@ class IndexWriter:
         verify_up_to_mb: float = VERIFY_ON_OPEN_MB,
     ) -> None:
         self.dir = Path(index_dir)
-        self._live: str | None = None  # the live generation when the writer started
+        self._live: str | None = None  # the live generation (when started, then committed)
+        self.base: StoredIndex | None = None
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -102,7 +103,6 @@ class IndexWriter:
         self._lock: Any = None
         self._timeout = lock_timeout_s
         self._exact_up_to = exact_up_to
-        self.base: StoredIndex | None = None
         self.inputs: list[str] | None = None  # files and folders read (None: keep the base's)
         self._removed: set[str] = set()
         self._added: dict[str, PendingDoc] = {}
@@ -296,6 +296,7 @@ class IndexWriter:
             raise err from None
         previous = self.base.generation if self.base else self._live
         self._collect(keep={name, previous or name})
+        self._live = name
         # the new generation is the base of the next commit in this session (just hashed)
         old_base, self.base = self.base, open_index(self.dir, verify_up_to_mb=0)
         self._base_checked = True
@@ -328,8 +329,17 @@ class IndexWriter:
         needed: int | None = None,
         path: Path | None = None,
     ) -> BaseException | None:
+        live = self._live
+        base = self.base if self.base is not None and self.base.generation == live else None
+        documents = base.manifest.get("counts", {}).get("documents") if base else None
         return write_error(
-            e, self.dir, generation=generation, live=self._live, needed=needed, path=path
+            e,
+            self.dir,
+            generation=generation,
+            live=live,
+            needed=needed,
+            path=path,
+            documents=documents,
         )
 
     def _next_number(self) -> int:
