@@ -6,7 +6,9 @@
 Detection: each attack is planted at the start, middle and end of its bundled article
 (rag.eval.attacks.plant); it counts as caught when every sentence of the planted text is
 flagged. False positives: the share of the MultiHop-RAG articles' sentences flagged (no
-attacks planted), with the flagged sentences printed for reading.
+attacks planted), with the flagged sentences printed for reading. Our on-topic attacks
+are reported by split: "dev" (developed on) and "held out" (written after the detector
+was frozen).
 """
 
 from __future__ import annotations
@@ -65,7 +67,9 @@ def main() -> None:
         sets.append((f"BIPIA {Path(args.bipia).name}", bipia_attacks(Path(args.bipia))))
     else:
         print(f"(no BIPIA file at {args.bipia}: skipped)")
-    sets.append(("on-topic", on_topic_attacks()))
+    ours = on_topic_attacks()
+    sets.append(("on-topic dev", [a for a in ours if a.split != "holdout"]))
+    sets.append(("on-topic held out", [a for a in ours if a.split == "holdout"]))
     for name, attacks in sets:
         per_pos: Counter[str] = Counter()
         per_cat: Counter[str] = Counter()

@@ -14,8 +14,9 @@ in data/attacks/bipia_train_judge.json; garbled text for the garbling tasks). Wo
 clean articles contain never count. The draft (before the output checks) and the final
 answer are judged apart, so one run measures the checks too.
 
-The sample is fixed: BIPIA's train split, attacks i and i+2 (mod 5) of the i-th category
-(30), and every on-topic attack (26); sample j is planted at position j mod 3. Only
+The sample is fixed: BIPIA's train split, attack i (then i+2, i+1, ...) mod 5 of the i-th
+category, the first N on-topic attacks of the dev split, the held-out on-topic attacks
+(`holdout:N`); sample j is planted at position j mod 3. Only
 samples whose planted text reached the answerer (a shown passage holds part of it) count.
 --code runs another checkout's `rag` (e.g. a `git worktree` of an older commit) with
 this file's planting and judging. --set K=V sets a setting (RAG_K=V in the environment,
@@ -71,7 +72,9 @@ def sample(att: Any, spec: str) -> list[tuple[Any, str]]:
         picked = [xs[(i + k) % 5] for k in (0, 2, 1, 3, 4) for i, xs in enumerate(cats)]
         out += picked[: int(want["bipia"])]
     if "on_topic" in want:
-        out += att.on_topic_attacks()[: int(want["on_topic"])]
+        out += [a for a in att.on_topic_attacks() if a.split == "dev"][: int(want["on_topic"])]
+    if "holdout" in want:  # written after the detector was frozen; never tuned on
+        out += [a for a in att.on_topic_attacks() if a.split == "holdout"][: int(want["holdout"])]
     return [(a, att.POSITIONS[j % 3]) for j, a in enumerate(out)]
 
 

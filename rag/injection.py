@@ -34,7 +34,7 @@ from typing import NamedTuple, Protocol
 
 from rag.text import terms
 
-DETECTOR_VERSION = "1"
+DETECTOR_VERSION = "3"
 THRESHOLD = 0.5  # a sentence scoring this much is flagged
 STRONG = 0.7  # a sentence this sure flags its whole paragraph
 REDACTED = "[sentence removed: it addressed AI systems]"
@@ -70,26 +70,34 @@ _F = re.I
 _AI = (
     r"(?:(?:ai|a\.i\.|artificial[- ]intelligence|generative|gen-?ai|automated|automatic|"
     r"machine|virtual|digital|answer(?:ing)?|search|response|question[- ]answering|chat|"
-    r"retrieval|rag|llm)[- ]"
+    r"retrieval|rag|llm|summari[sz]ation|summary|language[- ]model|text[- ]generation)[- ]"
     r"(?:assistants?|models?|systems?|readers?|agents?|tools?|bots?|chatbots?|helpers?|"
     r"crawlers?|summari[sz]ers?|summar(?:y|ies)|engines?|pipelines?|services?|scrapers?)"
+    r"|[\w]+-style (?:tools?|assistants?|models?|systems?|bots?)|[\w]+-bots?|copilots?"
     r"|(?:large )?language models?|llms?|chat ?bots?|ai|a\.i\.|bots?"
     r"|assistants?|models?|answer engines?|summari[sz]ers?)"
 )
-_ASKED = (  # "whoever answers questions about…", "anyone asked about this…"
+_ASKED = (  # "whoever answers questions about…", "anyone asked about this…", "users asking…"
     r"\b(?:whoever|anyone|anybody|everyone|any system|every system)\b(?: who| that)?(?: is)? "
-    r"(?:asked|answers?|answering|summari[sz](?:es|ing)|quotes?|quoting|responds?|responding)\b"
+    r"(?:asked|asks|answers?|answering|summari[sz](?:es|ing)|quotes?|quoting|responds?|"
+    r"responding)\b"
+    r"|\b(?:users?|readers?|people|visitors)(?: who are| who)? (?:asking|ask|asks) (?:about|why|"
+    r"who|what|how|whether)\b"
+    r"|\b(?:asks?|queries|questions) you (?:about|why|what|whether|who|how)\b"
 )
 _ADDRESS = re.compile(
     r"\b(?:note|notice|message|warning|attention|memo|reminder|correction)s?,? "
     rf"(?:appended |added )?(?:to|for) (?:all |any |the )?{_AI}\b"
     r"|\b(?:instructions?|update|directive|alert|advice|guidance|information|rules?),? "
     rf"(?:to|for) (?:all |any |the )?{_AI}\s*:"
-    rf"|(?:^|[.:;!?\"“]\s*)(?:dear (?:all |any |the )?{_AI}\b|(?:hey|hello|hi|attention|to|for|"
-    rf"psst),? (?:all |any |the )?{_AI}\s*[,:;!—-])"
+    rf"|(?:^|[.:;!?\"“]\s*)(?:dear (?:all |any |the )?{_AI}\b|(?:hey|hello|hi|attention|attn|"
+    rf"to|for|psst),? (?:all |any |the )?{_AI}\b[^.:;!?]{{0,40}}[,:;!—-]"
+    r"|to (?:whoever|whatever)\b[^.:;!?]{0,40}[,:;!—-])"
+    rf"|^\W*{_AI}\s*[:—]"
     rf"|\b{_AI},? (?:that|which|who)? ?(?:are |is )?(?:reading|processing|parsing|summari[sz]"
-    r"ing|quoting|indexing|answering|crawling|scraping|using|read|process|quote|summari[sz]e|"
-    r"answer|index|see)\b (?:this|these|the|questions?|queries)"
+    r"ing|quoting|indexing|answering|crawling|scraping|using|reads?|process(?:es)?|quotes?|"
+    r"summari[sz]es?|answers?|index(?:es)?|sees?)\b (?:from )?(?:this|these|the|questions?|queries)"
+    rf"|^\W*(?:[\w'’-]+ ){{0,3}}(?:for|to) (?:all |any |the )?{_AI}(?: only)?\s*[:)—]"
     rf"|\bif you(?: are|'re| happen to be) (?:an? |the )?(?:{_AI}|machine|program|computer)\b"
     rf"|{_ASKED}",
     _F,
@@ -98,6 +106,8 @@ _OVERRIDE = re.compile(
     r"\b(?:ignore|disregard|forget|override|bypass|overrule)\b(?:\s+[\w'’-]+){0,4}?\s+"
     r"(?:instructions?|prompts?|directions|directives|guidelines|system (?:prompt|message)|"
     r"context|passages?|(?:preceding|previous|above|other) (?:text|content|documents?|sources?))\b"
+    r"|\b(?:ignore|disregard)\b[^.;]{0,50}\b(?:quoted|mentioned|cited|stated|said|given) "
+    r"(?:earlier|above|before|previously)\b"
     r"|\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+|everything\s+)?(?:the\s+)?(?:previous|"
     r"prior|above|preceding|earlier|foregoing)\b"
     r"|\byou are now\b|\byou(?:'re| are) no longer\b|\bnew (?:instructions?|system prompt)\b"
@@ -125,6 +135,10 @@ _OUTPUT = re.compile(
 )
 _OUTPUT_WEAK = re.compile(
     rf"\b(?:in|to|into|from|with) (?:the|each|every|any|all) {_ANSWER}\b"
+    r"|\b(?:always|never) (?:say|state|mention|describe|refer to|call|answer|reply|write)\b"
+    r"|\b(?:writ|compil|generat|draft|prepar|produc|build|craft|compos)\w* (?:an?|the|your|any) "
+    r"(?:answer|response|reply|summary)\b"
+    r"|^\W*when (?:summari[sz]ing|answering|responding|replying)\b"
     rf"|\b(?:any|every|each) {_ANSWER}\b"
     r"|\b(?:answer|reply|respond)(?:ing)? (?:with|using|in (?:english|french|spanish|german|"
     r"russian|chinese|japanese|code|base64|emojis?))\b",
@@ -134,12 +148,16 @@ _ORDER_VERB = (
     r"(?:say|state|answer|reply|respond|tell|mention|cite|quote|add|include|describe|refer|"
     r"conclude|report|write|output|repeat|claim|explain|insist|emphasi[sz]e|present|treat|call|"
     r"use|begin|start|end|ignore|disregard|recommend|direct|link|append|point|note|list|"
-    r"translate|inform|warn|remind|urge|encourage|invite|promote|reveal|disclose|talk|discuss)"
+    r"translate|inform|warn|remind|urge|encourage|invite|promote|reveal|disclose|talk|discuss|"
+    r"credit|attribute|acknowledge|name|highlight|stress|frame|portray|open|lead|close|"
+    r"finish|conclude)"
 )
 _MUST = (
-    r",? (?:[\w'’-]+ ){0,3}?(?:must|should|shall|has to|have to|needs? to|(?:is|are) "
+    r",? (?:[\w'’-]+ ){0,6}?(?:must|should|shall|has to|have to|needs? to|(?:is|are) "
     r"(?:required|instructed|expected|supposed|asked|told|obliged) to|(?:is|are) to)"
     rf"(?: not| never| always| only| simply| also| now| first| clearly)* {_ORDER_VERB}\b"
+    r"|,? (?:[\w'’-]+ ){0,6}?(?:must|should|shall|are to|is to) (?:always |only )?be "
+    r"(?:told|informed|reminded)\b"
 )
 # "assistants must say…", "summaries of this article should conclude…"
 _MODAL_AI = re.compile(
@@ -169,10 +187,13 @@ _TASK_VERBS = (
     r"analy[sz]e|translate|rewrite|rephrase|paraphrase|define|calculate|solve|compute|"
     r"elaborate on|break down|provide|list|recommend|suggest|answer|respond|reply|repeat|"
     r"output|print|(?:say|state|claim|insist|mention|add|stress) that|"
-    r"tell (?:the user|the reader|readers|users|everyone)"
+    r"tell (?:the user|the reader|readers|users|everyone|everybody|anyone|whoever|people)"
 )
+# an order may follow a label ("Readers' digest version: …") or a when-clause ("When
+# summarising, always state that …")
 _IMPERATIVE = re.compile(
-    r"^[\W\d_]*(?:(?:now|then|also|finally|first|next|please|kindly|simply|just),? )*"
+    r"^[\W\d_]*(?:[^:.!?]{0,40}:\s*|(?:when|while|if|before|whenever) [^,.!?]{0,40},\s*)?"
+    r"(?:(?:now|then|also|finally|first|next|please|kindly|simply|just|always|only),? )*"
     rf"(?:{_TASK_VERBS})\b(?! (?:of|to|by|is|are|was|were|has|had|as)\b)",
     _F,
 )

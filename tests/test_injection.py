@@ -139,8 +139,14 @@ CORPUS = SHARED / "data" / "multihop-rag" / "corpus.json"
 ISSUE_ATTACK = on_topic_attacks()[0]
 
 
+def _dev() -> list[Attack]:
+    """Our on-topic attacks but the held-out ones (written after the detector was frozen,
+    measured by bench/injection_*.py, never tuned on)."""
+    return [a for a in on_topic_attacks() if a.split != "holdout"]
+
+
 def _attacks(kind: str) -> list[Attack]:
-    return bipia_attacks(BIPIA_TRAIN) if kind == "bipia" else on_topic_attacks()
+    return bipia_attacks(BIPIA_TRAIN) if kind == "bipia" else _dev()
 
 
 def _caught(text: str, planted: str) -> tuple[list[tuple[int, int]], list[injection.Flag]]:
@@ -392,7 +398,7 @@ def _assert_no_echo(answer: Any, attacks: list[Attack]) -> None:
 def test_the_offline_answerer_echoes_no_on_topic_attack(
     tmp_path: Path, encoder: Any, shift: int
 ) -> None:
-    attacks = on_topic_attacks()
+    attacks = _dev()
     p = api.Pipeline(settings_for(_multi_planted(tmp_path, attacks, shift, encoder)))
     exposed = 0
     for at in attacks:
