@@ -3,8 +3,10 @@
 A thin face over the core API. `rag.api.Pipeline.ask_stream` yields `Retrieved` (what
 was searched), then `Delta`s (streamed into the message), then `Final` (the Answer);
 this file turns them into chainlit messages. Each `[n]` becomes a side-panel element
-with the cited passage; rendering, the chat database and users live in `rag.chat`
-(no chainlit there, unit-tested). docs/chat.md describes settings and decisions.
+with the cited passage (and a hover preview); rendering, the welcome screen, the chat
+database and users live in `rag.chat` (no chainlit there, unit-tested), and what the
+app adds to chainlit's web server (local sign-in, previews) in `rag.chat.web`.
+docs/chat.md describes settings and decisions.
 
 What it does not do: retrieve, prompt, or build anything the core owns.
 """
@@ -27,7 +29,7 @@ from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
 
 from rag.api import Final, Pipeline, Retrieved
-from rag.chat import persistence, render, upload, users
+from rag.chat import persistence, render, upload, users, web, welcome
 from rag.config import load_settings
 from rag.errors import RagError
 
@@ -38,12 +40,6 @@ CHAT_DIR = APP_DIR / ".chat"  # default database, element blobs, per-install aut
 SETTINGS = load_settings()
 PIPELINE = Pipeline(SETTINGS)
 MAX_TOP_K = min(render.MAX_CITATIONS, SETTINGS.limits.max_top_k)
-STARTERS = [
-    "Why did Russia lift the ban on the Taliban?",
-    "When did Russia ban the Taliban?",
-    "What happened at the concert hall near Moscow?",
-    "What do Western diplomats say about recognising the Taliban?",
-]
 
 
 # --------------------------------------------------------------------------- startup
@@ -109,9 +105,7 @@ elif AUTH == "local":
 
     @cl.header_auth_callback
     async def _local_login(headers: Any) -> cl.User | None:
-        if users.local_request(headers):
-            return cl.User(identifier=users.LOCAL_USER, metadata={"auth": "local"})
-        return None
+        return _local_user() if users.local_request(headers) else None
 
 else:
     log.warning(
@@ -121,27 +115,42 @@ else:
 log.info("chat history: %s; sign-in: %s", DATABASE.describe(), AUTH)
 
 
+def _local_user() -> cl.User:
+    return cl.User(identifier=users.LOCAL_USER, metadata={"auth": "local"})
+
+
+web.install(
+    local_user=_local_user if AUTH == "local" else None,
+    is_local=users.local_request,
+    require_owner=AUTH != "none",
+)
+
+
 # --------------------------------------------------------------------------- welcome
 
 
-def _welcome() -> str:
+def _welcome() -> tuple[str, list[dict[str, str]]]:
+    """The welcome line, and example questions about the newest loaded articles."""
     try:
-        return render.welcome_markdown(PIPELINE.describe())
+        info = PIPELINE.describe()
+        rows = PIPELINE.index().doc_rows() if info.get("documents") else []
+        return welcome.welcome_markdown(info), welcome.starter_questions(rows)
     except RagError as e:
-        return render.welcome_markdown(None, str(e))
+        return welcome.welcome_markdown(None, str(e)), []
 
 
 @cl.set_chat_profiles
 async def _profiles(user: cl.User | None = None, language: str | None = None) -> list:
-    # One profile: its description is the welcome line and it carries the starters.
-    # (A message sent in on_chat_start would hide both.) Its icon must be set, or the
-    # description is not shown.
+    # One profile: its description is the welcome line and it carries the starters,
+    # read on every page load (an ingest meanwhile shows). A message sent in
+    # on_chat_start would hide both. Its icon must be set, or the description is not shown.
+    text, starters = await asyncio.to_thread(_welcome)
     return [
         cl.ChatProfile(
             name="News",
-            markdown_description=await asyncio.to_thread(_welcome),
+            markdown_description=text,
             icon="/public/favicon.svg",
-            starters=[cl.Starter(label=q, message=q) for q in STARTERS],
+            starters=[cl.Starter(label=q["label"], message=q["message"]) for q in starters],
             default=True,
         )
     ]
@@ -169,7 +178,8 @@ async def _send_settings() -> None:
                 id="model",
                 label="Model",
                 initial=model,
-                description="`offline` (built-in answerer) or a litellm model name",
+                description="offline (the built-in answerer) or a litellm model name, "
+                "e.g. openai/gpt-4o-mini",
             ),
             Slider(
                 id="top_k", label="Passages (top-k)", initial=top_k, min=1, max=MAX_TOP_K, step=1
@@ -250,11 +260,10 @@ async def _on_message(message: cl.Message) -> None:
     )
     # Sent with the message, the elements get for_id = msg.id: "[1]" opens this
     # answer's passage even when earlier answers also have a [1].
+    props = {c.n: render.citation_props(c) for c in cites}
     msg.elements = [
-        cl.CustomElement(
-            name=render.element_name(c.n), props=render.citation_props(c), display="side"
-        )
-        for c in cites
+        cl.CustomElement(name=render.element_name(n), props=p, display="side")
+        for n, p in props.items()
     ]
     msg.metadata = {
         "answer_text": answer.text,  # what a resumed conversation passes as history
@@ -265,6 +274,8 @@ async def _on_message(message: cl.Message) -> None:
         "cited": [{"n": c.n, "chunk_id": c.hit.chunk.id} for c in cites],
     }
     await msg.send()  # not update(): that would store createdAt NULL and lose the order
+    user = cl.user_session.get("user")
+    web.CITATIONS.put(msg.id, getattr(user, "identifier", None), props)  # hover previews
     history += [
         {"role": "user", "content": message.content},
         {"role": "assistant", "content": answer.text},

@@ -7,7 +7,6 @@ else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import sys
 import textwrap
@@ -271,20 +270,12 @@ def _source_line(c: Any) -> str:
         quote = " … ".join(doc_text[s - ch.start : e - ch.start] for s, e in c.quotes)
     else:
         quote = ch.text
+    from rag.text import quoted
+
     quote = quoted(textwrap.shorten(" ".join(quote.split()), width=300, placeholder=" …"))
     out = head + "\n" + textwrap.indent(textwrap.fill(quote, width=96), "    ")
     also = also_reported(d.extra.get("also_published_by", []))
     return out + ("\n    " + also if also else "")
-
-
-_INNER = str.maketrans({"“": "‘", "”": "’", '"': "’"})
-
-
-def quoted(text: str) -> str:
-    """Text in “double quotes”, its own double quotes turned into ‘single’ ones (so a
-    sentence ending in a quotation reads “… ‘rights.’” rather than “… “rights.””)."""
-    inner = re.sub(r'(^|[\s(\[—–-])"', "\\1‘", text).translate(_INNER)
-    return f"“{inner}”"
 
 
 # --------------------------------------------------------------------------- users

@@ -1,7 +1,8 @@
 """Word-level text helpers shared by lexical search and the offline answerer.
 
 `terms()` turns text into the index terms of lexical search: lowercase words, English
-stop words dropped, possessives removed, Snowball-stemmed (PyStemmer). Nothing else.
+stop words dropped, possessives removed, Snowball-stemmed (PyStemmer). `quoted()` puts
+text in quotation marks for display, nesting the quotes it holds.
 """
 
 from __future__ import annotations
@@ -89,3 +90,13 @@ def terms(text: str) -> list[str]:
 
 
 _TERMS: dict[str, str | None] = {}  # word → its term (None for a stop word)
+
+
+_INNER_QUOTES = str.maketrans({"“": "‘", "”": "’", '"': "’"})
+_OPENING_STRAIGHT = re.compile(r'(^|[\s(\[—–-])"')
+
+
+def quoted(text: str) -> str:
+    """Text in “double quotes”, its own double quotes turned into ‘single’ ones, so a
+    sentence that ends in a quotation reads “… ‘rights.’” rather than “… “rights.””."""
+    return "“" + _OPENING_STRAIGHT.sub("\\1‘", text).translate(_INNER_QUOTES) + "”"

@@ -33,6 +33,7 @@ import pytest
 
 from rag import api
 from rag.chat import render, users
+from rag.chat.welcome import starter_questions
 from rag.config import load_settings
 from rag.resources import articles_dir
 
@@ -453,7 +454,12 @@ def test_welcome_line_and_starters(page: Any, server: ChatServer, core: api.Pipe
     welcome = page.locator("#welcome-screen")
     expect(welcome).to_contain_text(f"{info['documents']} articles ({info['chunks']} passages)")
     expect(welcome).to_contain_text("publication dates are not given")
-    expect(page.locator("#starters button").first).to_have_text(DEMO)
+    # example questions about the loaded articles (undated: in index order)
+    rows = core.index().doc_rows()
+    expect(page.locator("#starters button")).to_have_text(
+        [q["label"] for q in starter_questions(rows)]
+    )
+    expect(page.locator("#starters button").first).to_contain_text(rows[0]["title"][:40])
     expect(page.locator(".watermark")).to_be_hidden()  # our CSS is loaded
     shot(page, "chat_welcome.png")
 
@@ -471,7 +477,7 @@ def test_demo_question_streams_and_cites(page: Any, server: ChatServer, core: ap
           }).observe(document.body, {childList: true, subtree: true, characterData: true});
         }"""
     )
-    page.locator("#starters button").first.click()
+    send(page, DEMO)
     expect(answers(page)).to_have_count(1)
     msg = answers(page).first
     content = msg.locator(".message-content")
@@ -493,6 +499,17 @@ def test_demo_question_streams_and_cites(page: Any, server: ChatServer, core: ap
     for h in expected.hits:
         if h.doc.title not in {c.hit.doc.title for c in expected.citations}:
             assert h.doc.title not in sources
+    # two passages of one article are told apart by their first words
+    lines = [x for x in content.locator("li").all_inner_texts() if x.strip()]
+    by_title: dict[str, list[str]] = {}
+    for c in render.cited(expected):
+        line = next(x for x in lines if x.replace(WJ, "").startswith(f"[{c.n}]"))
+        by_title.setdefault(c.hit.doc.title, []).append(line)
+    repeated = [v for v in by_title.values() if len(v) > 1]
+    assert repeated, "the demo answer cites one article twice"
+    for same in repeated:
+        assert len(set(same)) == len(same), same  # the hint differs
+        assert all(x.rstrip().endswith("”") for x in same), same  # “first words…”
     # the panel does not open by itself (public/chat.js)
     page.wait_for_timeout(800)
     expect(page.locator("#side-view-content")).to_have_count(0)
@@ -605,7 +622,9 @@ def test_abstention_is_shown_as_such(page: Any, server: ChatServer) -> None:
     msg = ask(page, "Who won the 1998 chess olympiad?")
     content = msg.locator(".message-content")
     expect(content).to_contain_text("The indexed articles don't say")
-    expect(content).to_contain_text("No passage in the articles answers this")
+    shown = text_of(content)
+    assert shown.count("articles don't say") == 1  # said once, not twice
+    assert "No passage in the articles answers this" not in shown
     expect(content).not_to_contain_text("Sources")
     expect(content.locator("a.element-link")).to_have_count(0)
 

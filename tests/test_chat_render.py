@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag import api
-from rag.chat import render
+from rag.chat import render, welcome
 from rag.chat.render import WJ, md_escape
 from rag.types import Answer
 
@@ -134,7 +134,7 @@ def test_abstention_has_no_sources(pipeline: api.Pipeline) -> None:
     assert a.abstained
     md = render.answer_markdown(a)
     assert "Sources" not in md and render.cited(a) == []
-    assert "No passage in the articles answers this" in md
+    assert md == md_escape(a.text)  # said once, in its own words
 
 
 def test_hostile_metadata_is_escaped_in_sources(demo_answer: Answer) -> None:
@@ -165,7 +165,7 @@ def test_error_markdown_is_one_escaped_line() -> None:
 
 def test_welcome_from_describe(pipeline: api.Pipeline) -> None:
     info = pipeline.describe()
-    text = render.welcome_markdown(info)
+    text = welcome.welcome_markdown(info)
     assert info["documents"] == 2
     assert f"**2 articles** ({info['chunks']} passages) loaded" in text
     assert "publication dates are not given" in text
@@ -174,13 +174,13 @@ def test_welcome_from_describe(pipeline: api.Pipeline) -> None:
 
 def test_welcome_variants() -> None:
     base = {"documents": 1, "chunks": 1, "model": "openai/gpt-4o-mini"}
-    one = render.welcome_markdown({**base, "first_published": "2024-03-01"})
+    one = welcome.welcome_markdown({**base, "first_published": "2024-03-01"})
     assert "**1 article** (1 passage)" in one and "published 1 Mar 2024" in one
     assert md_escape("openai/gpt-4o-mini") in one
     span = {**base, "first_published": "2024-03-01", "last_published": "2025-04-18"}
-    assert "published 1 Mar 2024 – 18 Apr 2025" in render.welcome_markdown(span)
-    assert "No articles" in render.welcome_markdown({"documents": 0, "chunks": 0})
-    err = render.welcome_markdown(None, "no index at /x; build it with `rag ingest`")
+    assert "published 1 Mar 2024 – 18 Apr 2025" in welcome.welcome_markdown(span)
+    assert "No articles" in welcome.welcome_markdown({"documents": 0, "chunks": 0})
+    err = welcome.welcome_markdown(None, "no index at /x; build it with `rag ingest`")
     assert "could not be loaded" in err and "\\`rag ingest\\`" in err
 
 
@@ -232,3 +232,46 @@ def test_unsupported_sentences_get_a_style_and_a_tooltip() -> None:
     assert md.startswith(r"Russia lifted the ban [1]\. [It was paid \[2\] billion\.](#unsupported ")
     assert f'"{render.UNSUPPORTED_TIP}")' in md and md.endswith(" Fine\\.")
     assert md.count("](#unsupported") == 1  # the framing word is no claim
+
+
+# --------------------------------------------------------------------------- newcomer fixes
+
+
+def test_sources_tell_two_passages_of_one_article_apart(demo_answer: Answer) -> None:
+    cites = render.cited(demo_answer)
+    titles = [c.hit.doc.title for c in cites]
+    assert len(set(titles)) < len(titles), "the demo answer cites one article twice"
+    lines = render.sources_block(cites).splitlines()[4:]
+    for c, line in zip(cites, lines, strict=True):
+        repeated = titles.count(c.hit.doc.title) > 1
+        assert ("“" in line) == repeated, line  # a hint only where it is needed
+    hints = [line.rpartition(" — ")[2] for c, line in zip(cites, lines, strict=True)]
+    dup = [h for c, h in zip(cites, hints, strict=True) if titles.count(c.hit.doc.title) > 1]
+    assert len(set(dup)) == len(dup)
+    for c in cites:
+        ch = c.hit.chunk
+        qs, qe = min(c.quotes)
+        first = ch.text[qs - ch.start : qe - ch.start].strip(' "“”‘’').split()[0]
+        assert render.passage_hint(c).startswith("“" + first.replace('"', "’")[:3])
+
+
+def test_starters_are_the_newest_titles() -> None:
+    rows = [
+        {"title": "Old news", "published_at": "2020-01-01"},
+        {"title": "Undated story", "published_at": None},
+        {"title": "Fresh news with a “quoted” phrase", "published_at": "2025-04-18T09:00:00Z"},
+        {"title": "fresh news with a “quoted” phrase", "published_at": "2024-01-01"},  # same
+        {"title": "Middle " + "very " * 30 + "long", "published_at": "2024-06-01"},
+        {"title": "", "published_at": "2026-01-01"},
+    ]
+    qs = welcome.starter_questions(rows)
+    assert [q["message"] for q in qs] == [
+        "What does “Fresh news with a ‘quoted’ phrase” say?",
+        "What does “Middle " + "very " * 30 + "long” say?",
+        "What does “Old news” say?",
+        "What does “Undated story” say?",
+    ]
+    assert all(len(q["label"]) <= len("What does “” say?") + 56 for q in qs)
+    assert qs[1]["label"].endswith("…” say?")
+    assert welcome.starter_questions([]) == []
+    assert len(welcome.starter_questions(rows, limit=2)) == 2

@@ -8,9 +8,13 @@ import { useEffect, useRef } from "react";
 
 export default function Citation() {
   const firstMark = useRef(null);
+  const box = useRef(null);
   useEffect(() => {
-    // Long passages: bring the cited sentence into view.
-    if (firstMark.current) firstMark.current.scrollIntoView({ block: "nearest" });
+    // Long passages: bring the cited sentence into view by scrolling the passage box
+    // only (scrollIntoView would also scroll the panel, and the title out of view on a
+    // phone). public/chat.css makes the box the scroll container.
+    const m = firstMark.current, b = box.current;
+    if (m && b) b.scrollTop = Math.max(0, m.offsetTop - 24);
   }, [props]);
   const p = typeof props === "string" ? JSON.parse(props) : props || {};
   const passage = String(p.passage || "");
@@ -65,7 +69,7 @@ export default function Citation() {
       ) : (
         <span className="text-muted-foreground" data-testid="citation-nolink">(no link)</span>
       )}
-      <blockquote className="border-l-2 pl-4 leading-7 whitespace-pre-wrap break-words"
+      <blockquote ref={box} className="border-l-2 pl-4 leading-7 whitespace-pre-wrap break-words"
                   data-testid="citation-passage">
         {parts.map((part, i) =>
           part.kind === "mark" ? (

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
+from rag.text import quoted
 from rag.types import Answer, Citation
 
 MAX_CITATIONS = 20  # public/elements/[1].jsx ... [20].jsx are generated at startup
@@ -201,26 +203,50 @@ def citation_props(c: Citation) -> dict[str, Any]:
     }
 
 
+def first_words(text: str, n: int = 8) -> str:
+    """The first n words of a passage or sentence, '…' when there is more."""
+    words = text.split()
+    return " ".join(words[:n]) + ("…" if len(words) > n else "")
+
+
+def passage_hint(c: Citation) -> str:
+    """What tells two passages of one article apart: the first words of the cited
+    sentence (of the passage when no sentence is known)."""
+    ch = c.hit.chunk
+    if c.quotes:
+        qs, qe = min(c.quotes)
+        text = ch.text[max(0, qs - ch.start) : max(0, qe - ch.start)]
+    else:
+        text = ch.text
+    return quoted(first_words(text.strip(" \n\"'“”‘’")))
+
+
 def sources_block(citations: Sequence[Citation]) -> str:
-    """The Markdown 'Sources' list under an answer: only what was cited."""
+    """The Markdown 'Sources' list under an answer: only what was cited. When one
+    article is cited through several passages, each line also shows its passage's first
+    words, so [2] and [3] of one title can be told apart."""
     lines = ["", "", "**Sources**", ""]
+    titles = Counter(c.hit.doc.title or c.hit.chunk.doc_id for c in citations)
     for c in citations:
         doc = c.hit.doc
         meta = " · ".join(
             x for x in (md_escape(doc.source), md_escape(format_date(doc.published_at))) if x
         )
-        title = md_escape(doc.title or c.hit.chunk.doc_id)
-        lines.append(f"- {element_name(c.n)} {title}" + (f" — {meta}" if meta else ""))
+        title = doc.title or c.hit.chunk.doc_id
+        line = f"- {element_name(c.n)} {md_escape(title)}" + (f" — {meta}" if meta else "")
+        if titles[title] > 1:
+            line += f" — {md_escape(passage_hint(c))}"
+        lines.append(line)
     return "\n".join(lines)
 
 
 def answer_markdown(answer: Answer) -> str:
     """The finished answer: escaped text with clickable markers, then Sources.
 
-    An abstention is shown as such, with no sources.
+    An abstention is shown as such (its own words, once), with no sources.
     """
     if answer.abstained:
-        return md_escape(answer.text) + "\n\n_No passage in the articles answers this._"
+        return md_escape(answer.text)
     cites = cited(answer)
     body = _with_unsupported(answer, [c.n for c in cites])
     return body + sources_block(cites) if cites else body
@@ -264,38 +290,6 @@ def error_markdown(message: str | None) -> str:
     if len(one_line) > 600:
         one_line = one_line[:600] + "…"
     return f"**Sorry, I couldn't answer that.** {md_escape(one_line)}"
-
-
-# --------------------------------------------------------------------------- welcome
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
-
-
-def welcome_markdown(info: Mapping[str, Any] | None, problem: str | None = None) -> str:
-    """The welcome line from `Pipeline.describe()`: what is loaded, over which dates."""
-    if info is None:
-        return f"**The articles could not be loaded.** {md_escape(problem or '')}"
-    docs, chunks = int(info.get("documents") or 0), int(info.get("chunks") or 0)
-    if docs == 0:
-        return "**No articles are loaded yet.** Add some with `rag ingest PATH`."
-    first, last = info.get("first_published"), info.get("last_published")
-    if first and last and first != last:
-        when = f"published {format_date(first)} – {format_date(last)}"
-    elif first:
-        when = f"published {format_date(first)}"
-    else:
-        when = "their publication dates are not given"
-    model = str(info.get("model") or "")
-    answerer = (
-        "the built-in offline answerer" if model == "offline" else f"the model {md_escape(model)}"
-    )
-    return (
-        f"**{_plural(docs, 'article')}** ({_plural(chunks, 'passage')}) loaded; {when}. "
-        f"Answers come from {answerer}, and every sentence cites its passage: "
-        "click a marker like **\\[1\\]** to read it."
-    )
 
 
 # --------------------------------------------------------------------------- resume
