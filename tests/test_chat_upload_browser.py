@@ -73,6 +73,10 @@ def page(chat: ChatServer) -> Iterator[Any]:
 
 def drop(page: Any, files: list[Path], text: str = "") -> Any:
     """Attach files as the paper-clip (or a drop) does, send, wait for the ingest note."""
+    # an attachment needs the session: before it connects the upload fails and the send
+    # button stays disabled (the settings button appears once it is connected)
+    expect(page.locator("#chat-settings-open-modal")).to_be_visible()
+    wait_idle(page)
     page.locator("input[type=file]").first.set_input_files([str(f) for f in files])
     for f in files:
         expect(page.get_by_text(f.name).first).to_be_visible()
