@@ -286,6 +286,9 @@ def segments(sentence: str, valid: set[int], dropped: list[int]) -> list[Segment
     rest = sentence[pos:]
     if segs and ONLY_PUNCT.fullmatch(rest):
         segs[-1].tail += rest
+    elif segs:  # "The court [1] asked for it.": words after the last marker are its claim's
+        last = segs[-1]
+        last.body, last.tail = last.body + last.tail + rest, ""
     else:
         cut = TRAILING.search(rest)
         at = cut.start() if cut else len(rest)
