@@ -56,7 +56,7 @@ from rag.claims import (
     sentence_spans,
 )
 from rag.injection import flagged
-from rag.text import words
+from rag.text import terms, words
 from rag.types import Chunk, Hit, SentenceCheck
 
 if TYPE_CHECKING:
@@ -284,6 +284,10 @@ class Checker:
             held = all(any(abs(x - y) < 1e-9 for y in best.numbers) for x in c_nums)
             if held and all(name_in(n, best.words) for n in c_names):
                 score += self.params.anchor_bonus
+                # a bare answer ("2003.", "Igor Krasnov.") is its names and numbers
+                rest = c_terms - set(terms(" ".join(c_names))) - {f"{x:g}" for x in c_nums}
+                if not rest:
+                    score = max(score, self.params.threshold)
         spans = [best.span]
         if missing_nums:
             shown = ", ".join(f"{x:g}" for x in missing_nums[:3])

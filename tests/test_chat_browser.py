@@ -645,7 +645,11 @@ def test_llm_error_is_readable_and_the_chat_goes_on(
 
     def answer(req: RecordedRequest) -> Reply:
         if "Passages:" in json.dumps(req.messages):  # the answer prompt
-            return Reply(text=LLM_ANSWER, chunk_size=3, chunk_delay=0.02)
+            return Reply(
+                text=LLM_ANSWER + " The ban was lifted at a summit in Paris [1].",
+                chunk_size=3,
+                chunk_delay=0.02,
+            )
         return Reply(text=DEMO)  # a condensed question, if asked for one
 
     llm_server.responder = answer
@@ -663,6 +667,14 @@ def test_llm_error_is_readable_and_the_chat_goes_on(
     content = msg.locator(".message-content")
     expect(content).to_contain_text(LLM_ANSWER.removesuffix(" [1]."))
     expect(content).to_contain_text("model: openai/test-model")
+    # the check (issue 12): the made-up sentence is kept, styled, with a tooltip
+    flagged = content.locator('a[href="#unsupported"]')
+    expect(flagged).to_have_count(1)
+    expect(flagged).to_contain_text("The ban was lifted at a summit in Paris")
+    assert "No passage shown supports" in (flagged.get_attribute("title") or "")
+    url = page.url
+    flagged.click()
+    assert page.url == url and len(page.context.pages) == 1  # it opens nothing
     partial = {s for s in page.evaluate("() => window.__llm") if s.strip() and "model:" not in s}
     assert len(partial) >= 3, f"the LLM answer was not streamed: {len(partial)} states"
     content.locator("a.element-link").first.click()

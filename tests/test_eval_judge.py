@@ -144,7 +144,7 @@ def answer_responder(r: RecordedRequest) -> str | Reply:
         return Reply("2003 [1].", usage=usage)
     if "hearing" in q:
         return Reply("The indexed articles don't say when the hearing was.", usage=usage)
-    return Reply("Security concerns drove the decision [1][9].", usage=usage)
+    return Reply("Moscow's stance is driven by growing security concerns [1][9].", usage=usage)
 
 
 def test_llm_answers_usage_validity_and_judge_rules(
@@ -182,7 +182,7 @@ def test_llm_answers_usage_validity_and_judge_rules(
     assert by["q41"]["abstained"] and by["q41"]["scores"]["answer"]["crag_score"] == 1.0
     # q01's raw text cites [1] and [9] with 5 passages shown: validity 1/2
     assert by["q01"]["scores"]["citations"]["validity"] == 0.5
-    assert by["q01"]["answer"] == "Security concerns drove the decision [1]."
+    assert by["q01"]["answer"] == "Moscow's stance is driven by growing security concerns [1]."
     # support: one pair each for q01 and q03
     assert len(judged) - len(correctness) == 2
     assert res.report["judge"]["support"] == 1.0
