@@ -62,7 +62,7 @@ class IndexSettings(BaseModel):
         ge=0,
         description="Opening an index always checks its files' sizes and headers against its "
         "manifest; a generation up to this size also has every byte checked against its "
-        "checksums (≈ 30 ms for 90 MB; bench/index_checksums.py). 0: sizes and headers only. "
+        "checksums (≈ 20 ms for 90 MB; bench/index_checksums.py). 0: sizes and headers only. "
         "`rag index verify` checks everything.",
     )
 
