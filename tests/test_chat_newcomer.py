@@ -118,6 +118,19 @@ def fresh_page(b: Browser, viewport: dict[str, int] | None = None, init: str | N
     return page
 
 
+def faded_in(page: Any, selector: str) -> None:
+    """The welcome screen fades in: wait until the element and its ancestors are opaque
+    (a screenshot taken earlier is blank)."""
+    page.wait_for_function(
+        """(sel) => {
+            for (let e = document.querySelector(sel); e; e = e.parentElement)
+              if (parseFloat(getComputedStyle(e).opacity) < 1) return false;
+            return !!document.querySelector(sel);
+        }""",
+        arg=selector,
+    )
+
+
 # --------------------------------------------------------------------------- first load
 
 
@@ -169,6 +182,7 @@ def test_starters_come_from_the_loaded_index(
             width = viewport["width"]
             for box in (buttons.nth(i).bounding_box() for i in range(buttons.count())):
                 assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, box
+            faded_in(page, "#starters button")
             shot(page, f"chat_starters_{name}.png")
             if name == "390":
                 continue
@@ -189,6 +203,7 @@ def test_no_starters_for_an_empty_index(b: Browser, empty_server: ChatServer) ->
         expect(page.locator("#welcome-screen")).to_contain_text("No articles are loaded yet")
         page.wait_for_timeout(1000)
         expect(page.locator("#starters button")).to_have_count(0)
+        faded_in(page, "#welcome-screen")
         shot(page, "chat_empty_index.png")
     finally:
         page.context.close()
