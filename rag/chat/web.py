@@ -78,22 +78,42 @@ def _has_valid_session(request: Any) -> bool:
     return True
 
 
-def _wants_page(request: Any) -> bool:
-    return request.method == "GET" and "text/html" in request.headers.get("accept", "")
+class LocalSignIn:
+    """ASGI middleware: a page request (GET, Accept: text/html) from the local user with
+    no valid session gets the session cookie on its response. Everything else (the API,
+    socket.io's long polling, websockets) passes through untouched: a plain ASGI wrapper,
+    not Starlette's BaseHTTPMiddleware, which would sit in every streamed response."""
 
+    def __init__(
+        self, app: Any, local_user: Callable[[], Any], is_local: Callable[[Any], bool]
+    ) -> None:
+        self.app, self.local_user, self.is_local = app, local_user, is_local
 
-def _local_sign_in(
-    local_user: Callable[[], Any], is_local: Callable[[Any], bool]
-) -> Callable[[Any, Callable[[Any], Awaitable[Any]]], Awaitable[Any]]:
-    async def middleware(request: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
-        response = await call_next(request)
-        if _wants_page(request) and is_local(request.headers) and not _has_valid_session(request):
-            from chainlit.auth import create_jwt, set_auth_cookie
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http" or scope.get("method") != "GET":
+            return await self.app(scope, receive, send)
+        from starlette.requests import Request
 
-            set_auth_cookie(request, response, create_jwt(local_user()))
-        return response
+        request = Request(scope)
+        if (
+            "text/html" not in request.headers.get("accept", "")
+            or not self.is_local(request.headers)
+            or _has_valid_session(request)
+        ):
+            return await self.app(scope, receive, send)
+        from chainlit.auth import create_jwt, set_auth_cookie
+        from starlette.responses import Response
 
-    return middleware
+        holder = Response()
+        set_auth_cookie(request, holder, create_jwt(self.local_user()))
+        cookies = [(k, v) for k, v in holder.raw_headers if k.lower() == b"set-cookie"]
+
+        async def send_with_cookie(message: Any) -> None:
+            if message.get("type") == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *cookies]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
 
 
 # --------------------------------------------------------------------------- previews
@@ -186,7 +206,7 @@ def install(
         return
     if local_user is not None:
         try:
-            app.middleware("http")(_local_sign_in(local_user, is_local))
+            app.add_middleware(LocalSignIn, local_user=local_user, is_local=is_local)
         except RuntimeError as e:  # the server already runs (a reload): keep the old one
             log.warning("local sign-in not installed: %s", e)
     app.add_api_route(PREVIEW_PATH, _preview_route(require_owner), methods=["GET"])
