@@ -2,14 +2,18 @@
 // chainlit >= 2.11 opens the element side panel by itself (with ALL side elements of
 // the conversation) whenever a message with display="side" elements arrives or a
 // thread is resumed (Chainlit issues #2979, #2932; PR #2982). Citations should open on
-// click only: close the panel when it appears without a click on a reference in the
-// last 1.5 s, or when it shows more than one element. Remove once chainlit ships
-// click-to-open, and re-check on every upgrade (it relies on 2.12's ids and classes).
+// click only: close the panel when it appears without a click on that reference ("[n]")
+// in the last 8 s (a busy server can take seconds to open it), or when it shows more
+// than one element. A click opens one panel: it is forgotten once that panel shows.
+// Remove once chainlit ships click-to-open, and re-check on every upgrade (it relies on
+// 2.12's ids and classes).
 (function () {
   var lastRefClick = 0;
+  var lastRefName = "";
   document.addEventListener("click", function (ev) {
     var t = ev.target;
-    if (t && t.closest && t.closest("a.element-link")) lastRefClick = Date.now();
+    var a = t && t.closest && t.closest("a.element-link");
+    if (a) { lastRefClick = Date.now(); lastRefName = (a.textContent || "").trim(); }
   }, true);
   var wasOpen = false;
   // On a wide screen the panel's close button sits in its title; on a phone the panel
@@ -34,10 +38,13 @@
     var content = document.getElementById("side-view-content");
     var open = !!(title && content);
     if (open) {
-      var recentClick = Date.now() - lastRefClick < 1500;
+      var clicked = Date.now() - lastRefClick < 8000 &&
+        lastRefName !== "" && (title.textContent || "").trim().indexOf(lastRefName) === 0;
       var multi = content.children.length > 1;
-      if ((!wasOpen && !recentClick) || multi) {
+      if ((!wasOpen && !clicked) || multi) {
         if (closePanel(title)) open = false;
+      } else if (!wasOpen) {
+        lastRefClick = 0;  // this click's panel has shown
       }
     }
     wasOpen = open;
