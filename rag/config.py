@@ -65,6 +65,13 @@ class IndexSettings(BaseModel):
         "checksums (≈ 20 ms for 90 MB; bench/index_checksums.py). 0: sizes and headers only. "
         "`rag index verify` checks everything.",
     )
+    merge_factor: int = Field(
+        default=10,
+        ge=0,
+        description="A commit adds a segment; once this many segments of a similar size "
+        "pile up, they are merged into one in the background (0: never; `rag index compact` "
+        "merges everything).",
+    )
 
     @field_validator("dir")
     @classmethod

@@ -1,8 +1,9 @@
-"""`rag index verify` and `rag index repair`: parsing and printing only (the work is in
-rag.store.verify and rag.repair).
+"""`rag index verify`, `rag index repair` and `rag index compact`: parsing and printing
+only (the work is in rag.store.verify, rag.repair and rag.store.writer).
 
-Exit codes: 0 intact (verify) or repaired (repair); 3 damage found (verify) or an index
-repair could not bring back (repair); 1 no index, or it is locked by an ingest.
+Exit codes: 0 intact (verify), repaired (repair) or compacted; 3 damage found (verify,
+or a segment compact would rewrite) or an index repair could not bring back (repair);
+1 no index, or it is locked by an ingest.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import typer
 index_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
-    help="Check an index for damage (verify) and bring a damaged one back (repair).",
+    help="Check an index for damage (verify), bring a damaged one back (repair), merge its "
+    "segments (compact).",
 )
 
 IndexOpt = Annotated[
@@ -126,4 +128,44 @@ def repair(index: IndexOpt = None) -> None:
     _out(
         f"index {report.index} answers from {report.live}: {report.documents} documents, "
         f"{report.chunks} chunks"
+    )
+
+
+@index_app.command("compact")
+def compact(index: IndexOpt = None) -> None:
+    """Merge every segment into one, dropping the rows of removed and replaced documents
+    (ingests merge segments of a size in the background; this merges them all)."""
+    import time
+
+    from rag.errors import IndexNotFoundError
+    from rag.store import IndexWriter, current_generation
+    from rag.store.write_errors import human
+
+    s = _settings(index)
+    if current_generation(s.index.dir) is None:
+        raise IndexNotFoundError(
+            f"no index at {s.index.dir}; build it with `rag ingest PATH --index {s.index.dir}`"
+        )
+    t0 = time.perf_counter()
+    with IndexWriter(
+        s.index.dir,
+        lock_timeout_s=s.index.lock_timeout_s,
+        exact_up_to=s.index.exact_up_to,
+        verify_up_to_mb=0,  # the merge checks every byte it rewrites
+        merge_factor=0,
+    ) as w:
+        assert w.base is not None
+        before = w.base.manifest
+        segs = before.get("segments", [])
+        dead = sum(m.get("deleted_chunks", 0) for m in segs)
+        gen = w.compact()
+        after = w.base.manifest
+    if gen is None:
+        _out(f"nothing to compact: index {s.index.dir} is one segment with nothing deleted")
+        return
+    size = sum(int(f.get("bytes", 0)) for f in after.get("files", {}).values())
+    _out(
+        f"index {s.index.dir}: {len(segs)} segments merged into one ({gen}): "
+        f"{after['counts']['chunks']:,} chunks, {dead:,} deleted chunks dropped, "
+        f"{human(size)}, in {time.perf_counter() - t0:.1f} s"
     )

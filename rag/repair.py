@@ -71,6 +71,11 @@ def repair(
             _act(out, say, f"removed {name}, left by an ingest that stopped before publishing")
         live = before.live
         target = live if live is not None and live.intact else before.newest_intact()
+        moves = target is not None and (
+            target.generation != before.current or before.current_problem is not None
+        )
+        # what going back loses, read before the damaged generation is renamed
+        lost = _lost(before, target.generation) if moves and target is not None else []
         for c in before.checks:
             if not c.intact:
                 kept = set_aside(index_dir, c.generation)
@@ -96,7 +101,7 @@ def repair(
                     say,
                     f"CURRENT now names {target.generation}, the newest intact generation ({was})",
                 )
-                out.lost = _lost(before, target.generation)
+                out.lost = lost
         else:
             if before.current is not None:
                 clear_current(index_dir)
@@ -150,18 +155,27 @@ def _lost(before: IndexReport, target: str) -> list[str]:
             f"what {old_check.generation} held beyond {target} is unknown (its manifest is "
             "damaged); `rag ingest` reads the recorded inputs again and adds anything missing"
         ]
-    old_docs: dict[str, Any] = old.get("documents", {})
-    new_docs: dict[str, Any] = new.get("documents", {})
+    from rag.store.verify import generation_records
+
+    old_docs = generation_records(before.index, old_check.generation, old)
+    new_docs = generation_records(before.index, target, new)
+    unread = old_docs.pop(None, [])
+    new_docs.pop(None, None)
     added = sorted(d for d in old_docs if d not in new_docs)
     updated = sorted(
         d for d in old_docs if d in new_docs and old_docs[d].get("hash") != new_docs[d].get("hash")
     )
     back = sorted(d for d in new_docs if d not in old_docs)
+    n_added = len(added)
+    if unread:  # documents of a damaged segment: counted, not named
+        back = []
+        n_added += sum(n for _, n in unread)
+        added += [f"{n} in the damaged {name}/chunks.sqlite" for name, n in unread if n > 0]
     lines = []
     if added or updated:
         parts = []
         if added:
-            parts.append(f"{_n(len(added), 'document')} added ({_some(added)})")
+            parts.append(f"{_n(n_added, 'document')} added ({_some(added)})")
         if updated:
             parts.append(f"{_n(len(updated), 'document')} updated ({_some(updated)})")
         lines.append(

@@ -45,7 +45,7 @@ def _check_consistent(index: Path) -> int:
     rows = idx.doc_rows()
     chunks = idx.all_chunks()
     assert len(chunks) == idx.n_chunks == idx.manifest["counts"]["chunks"]
-    assert {r["id"] for r in rows} == set(idx.manifest["documents"])
+    assert {r["id"] for r in rows} == set(idx.documents())
     assert sum(r["chunks"] for r in rows) == len(chunks)
     assert np.allclose(np.linalg.norm(np.asarray(idx.vectors), axis=1), 1.0, atol=1e-3)
     for c in chunks[:: max(1, len(chunks) // 20)]:

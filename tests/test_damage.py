@@ -19,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag import api
@@ -41,13 +42,14 @@ Kazakhstan's transport ministry said on Saturday that it was studying a rail cor
 through Afghanistan to reach ports in Pakistan. Officials expect freight volumes to grow
 once the security situation allows construction to begin.
 """
-# every file kind of a generation; FAISS exists because the test index is built IVF
+# every file kind of a generation, in the segment gen-000002 added; FAISS exists because
+# the test index is built IVF
 KINDS = {
-    "vectors": "vectors.npy",
-    "sentences": "sentences.npy",
-    "faiss": "index.faiss",
-    "sqlite": "chunks.sqlite",
-    "lexical": "lexical/chunks/indices.csc.index.npy",
+    "vectors": "seg-000002/vectors.npy",
+    "sentences": "seg-000002/sentences.npy",
+    "faiss": "seg-000002/index.faiss",
+    "sqlite": "seg-000002/chunks.sqlite",
+    "lexical": "seg-000002/lexical/chunks/rows.npy",
     "manifest": "manifest.json",
     "CURRENT": "CURRENT",
 }
@@ -66,13 +68,16 @@ def two_generations(tmp_path_factory: pytest.TempPathFactory, encoder: object) -
     write(corpus / f"{EXTRA_ID}.md", EXTRA)
     api.ingest([corpus], s, encoder=encoder)
     assert generations(index) == ["gen-000001", "gen-000002"]
-    assert (index / "gen-000002" / "index.faiss").is_file()
+    assert (index / "gen-000002" / "seg-000002" / "index.faiss").is_file()
     return index
 
 
 def damage(index: Path, kind: str, how: str) -> str:
     """Damage one file of the live generation; returns its path relative to the index."""
-    rel = KINDS[kind] if kind == "CURRENT" else f"{current_generation(index)}/{KINDS[kind]}"
+    gen = current_generation(index)
+    newest = sorted(p.name for p in (index / str(gen)).glob("seg-*"))[-1:] or ["seg-000002"]
+    rel = KINDS[kind] if kind == "CURRENT" else f"{gen}/{KINDS[kind]}"
+    rel = rel.replace("seg-000002", newest[0])  # the live generation's newest segment
     f = index / rel
     data = f.read_bytes()
     if how == "truncate":
@@ -82,6 +87,9 @@ def damage(index: Path, kind: str, how: str) -> str:
         # CURRENT: the last digit's low bit (gen-000002 → gen-000003, a valid name that
         # does not exist); other files: one bit in the middle
         i = len(data.rstrip()) - 1 if kind == "CURRENT" else len(b) // 2
+        if f.suffix == ".npy":  # in the middle of the array's data, past its header
+            start = np.load(f, mmap_mode="r").offset
+            i = start + (len(b) - start) // 2
         b[i] ^= 0x01 if kind == "CURRENT" else 0x10
         f.write_bytes(bytes(b))
     else:
@@ -150,7 +158,9 @@ def test_damaged_file_is_named_and_repaired(
         assert current_generation(index) == "gen-000001"
         assert (index / "damaged-gen-000002").is_dir()  # kept, not deleted
         assert "damaged-gen-000002" in out and "lost:" in out
-        if kind != "manifest":
+        if kind == "sqlite":  # its names are in the damaged file: counted
+            assert "1 document added" in out and KINDS[kind] in out
+        elif kind != "manifest":
             assert EXTRA_ID in out  # the document gen-000002 had added
     code, out, _ = run(capsys, "index", "verify", *ix)
     assert code == 0 and out.strip().endswith("intact")
@@ -191,7 +201,7 @@ def test_no_intact_generation_rebuilds_from_recorded_inputs(
     index = tmp_path / "index"
     shutil.copytree(two_generations, index)
     for gen in ("gen-000001", "gen-000002"):
-        (index / gen / "vectors.npy").write_bytes(b"\x93NUMPY")
+        (index / gen / "seg-000001" / "vectors.npy").write_bytes(b"\x93NUMPY")
     code, out, err = run(capsys, "index", "verify", "--index", str(index))
     assert code == 3 and "rebuilds the index from its recorded inputs" in out
     code, out, err = run(capsys, "index", "repair", "--index", str(index))
@@ -238,7 +248,7 @@ def test_damaged_previous_generation_is_reported_and_set_aside(
 ) -> None:
     index = tmp_path / "index"
     shutil.copytree(two_generations, index)
-    (index / "gen-000001" / "sentences.npy").unlink()
+    (index / "gen-000001" / "seg-000001" / "sentences.npy").unlink()
     code, out, _ = run(capsys, "ask", DEMO, "--index", str(index))
     assert code == 0  # the live generation is intact
     code, out, _ = run(capsys, "index", "verify", "--index", str(index))
@@ -267,21 +277,31 @@ def test_console_script_prints_one_line_and_no_traceback(
         assert p.returncode == (0 if argv[-1] == "repair" else 3), (argv, p.stderr)
 
 
-def test_ingest_never_copies_damage_under_fresh_checksums(
+def test_damage_is_never_carried_forward_under_fresh_checksums(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     two_generations: Path,
     tmp_path: Path,
 ) -> None:
-    """Even when opening skips the hashing (a large index), an ingest that would copy the
-    live generation into a new one checks every byte first."""
+    """Even when opening skips the hashing (a large index): an ingest keeps the segments it
+    does not change as they are, with their recorded checksums (verify still finds the
+    flipped bit in the new generation too), and a merge checks every byte before it
+    rewrites a segment: `rag index compact` refuses, naming the file."""
     index = tmp_path / "index"
     shutil.copytree(two_generations, index)
     rel = damage(index, "vectors", "flip")
     monkeypatch.setenv("RAG_INDEX__VERIFY_ON_OPEN_MB", "0")
     extra = write(tmp_path / "more" / "note.md", "# A note\n\nThe corridor opened in May.\n")
-    before = snapshot(index)
     code, _out, err = run(capsys, "ingest", str(extra.parent), "-q", "--index", str(index))
+    assert code == 0, err
+    assert current_generation(index) == "gen-000003"
+    code, out, _ = run(capsys, "index", "verify", "--index", str(index))
+    bad = [x.strip() for x in out.splitlines() if x.startswith("    ")]
+    assert code == 3 and bad == [f"{KINDS['vectors']} does not match its checksum (changed "
+                                 "after it was written)"] * 2, out  # fmt: skip
+    before = snapshot(index)
+    code, _out, err = run(capsys, "index", "compact", "--index", str(index))
     line = one_line_error(err)
-    assert code == 3 and rel in line and "does not match its checksum" in line
+    assert code == 3 and rel.replace("gen-000002", "gen-000003") in line, line
+    assert "does not match its checksum" in line
     assert snapshot(index) == before

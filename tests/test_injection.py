@@ -28,7 +28,7 @@ from rag.eval.attacks import (
 )
 from rag.ingest import read_paths
 from rag.resources import articles_dir
-from rag.store import current_generation, open_index
+from rag.store import IndexWriter, current_generation, open_index
 from rag.types import Chunk
 
 from .conftest import ROOT, settings_for, write
@@ -299,17 +299,20 @@ def test_flags_are_stored_with_the_chunks_they_fall_in(planted_index: Path) -> N
 
 
 def test_an_index_built_before_flags_gets_them_on_load(planted_index: Path, tmp_path: Path) -> None:
-    """A generation without the flags table (or from another detector) still opens; flags
-    are computed from the stored text, and the next ingest stores them."""
+    """A segment without the flags table (or from another detector) still opens; flags
+    are computed from the stored text, and the merge that next rewrites it stores them."""
     old = tmp_path / "old"
     shutil.copytree(planted_index, old)
     gen = old / (current_generation(old) or "")
-    db = sqlite3.connect(gen / "chunks.sqlite")
+    db = sqlite3.connect(gen / "seg-000001" / "chunks.sqlite")
     db.execute("DROP TABLE flags")
     db.commit()
     db.close()
     manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
     del manifest["injection"]
+    for seg in manifest["segments"]:  # segments written before flags said nothing of them
+        seg.pop("injection", None)
+        seg.pop("flagged", None)
     for key in ("files", "manifest_xxh3_128"):  # generations before flags had no checksums
         manifest.pop(key, None)
     (gen / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
@@ -322,11 +325,17 @@ def test_an_index_built_before_flags_gets_them_on_load(planted_index: Path, tmp_
 
     corpus = tmp_path / "more"
     write(corpus / "extra.md", "# Extra\n\nMoscow hosted talks on trade with Kabul in May.\n")
-    api.ingest([corpus], settings_for(old))  # kept documents carry their flags over
+    api.ingest([corpus], settings_for(old))  # the old segment is kept as it is
     again = open_index(old)
-    assert again.manifest["injection"]["flagged"] == 3
-    rows = again._db.execute("SELECT count(*) FROM flags").fetchone()
-    assert rows == (3,)
+    assert again.manifest["injection"]["detector"] == "mixed"
+    assert len(again.flags_of(ISSUE_ATTACK.article)) == 3  # still computed on load
+    with IndexWriter(old) as w:  # a merge rewrites it, flags stored
+        w.compact()
+    merged = open_index(old)
+    assert merged.manifest["injection"] == {"detector": injection.DETECTOR_VERSION, "flagged": 3}
+    [seg] = merged.segments
+    assert seg.db.execute("SELECT count(*) FROM flags").fetchone() == (3,)
+    assert len(merged.flags_of(ISSUE_ATTACK.article)) == 3
 
 
 def test_rag_docs_reports_flagged_sentences(

@@ -12,10 +12,9 @@ import pytest
 
 from rag import api
 from rag.config import load_settings
-from rag.lexical import LexicalIndex, build
 from rag.query import QueryParser, segments
 from rag.search import FEATURES, TreeModel
-from rag.store import open_index
+from rag.store import open_index, postings
 from rag.text import terms
 
 from .conftest import settings_for
@@ -62,6 +61,8 @@ def test_segments_split_compound_questions() -> None:
 
 
 def test_lexical_index_scores_like_bm25s(tmp_path: Path) -> None:
+    """Postings of counts scored at query time give bm25s's scores, and two segments
+    scored with the statistics of both give what one segment of all passages gives."""
     import bm25s
 
     passages = [
@@ -71,15 +72,23 @@ def test_lexical_index_scores_like_bm25s(tmp_path: Path) -> None:
         "",
     ]
     toks = [terms(p) for p in passages]
-    build(toks, tmp_path / "lex")
-    ours = LexicalIndex(tmp_path / "lex")
+    postings.build(toks, tmp_path / "lex")
+    one = postings.Postings(tmp_path / "lex")
+    postings.build(toks[:2], tmp_path / "a")
+    postings.build(toks[2:], tmp_path / "b")
+    parts = [postings.Postings(tmp_path / "a"), postings.Postings(tmp_path / "b")]
     ref = bm25s.BM25(k1=1.2, b=0.75)
     ref.index(toks, show_progress=False)
     for q in ["Taliban ban", "app store bans", "prices", "nothing matches"]:
         qt = [t for t in terms(q) if t in ref.vocab_dict]
         want = ref.get_scores(qt) if qt else np.zeros(len(passages))
-        np.testing.assert_allclose(ours.scores(terms(q)), want, rtol=1e-6)
-    assert ours.scores(terms("Taliban"))[0] > 0 and ours.scores(terms("Taliban"))[1] == 0
+        ours = postings.scores(one, postings.Stats([one]), terms(q))
+        np.testing.assert_allclose(ours, want, rtol=1e-6)
+        stats = postings.Stats(parts)
+        split = np.concatenate([postings.scores(p, stats, terms(q)) for p in parts])
+        np.testing.assert_allclose(split, want, rtol=1e-6)
+    taliban = postings.scores(one, postings.Stats([one]), terms("Taliban"))
+    assert taliban[0] > 0 and taliban[1] == 0
 
 
 def _article(title: str, source: str, day: str, body: str) -> str:
@@ -172,7 +181,7 @@ def test_auto_uses_the_learned_reranker_only_on_a_sizable_index(news_index: Path
 
 def test_modes_and_the_lexical_index_on_disk(news_index: Path) -> None:
     idx = open_index(news_index)
-    assert (idx.path / "lexical" / "chunks" / "vocab.index.json").is_file()
+    assert (idx.path / "seg-000001" / "lexical" / "chunks" / "terms.json").is_file()
     lex = idx.lexical()
     assert lex is not None and lex[0].n == idx.n_chunks
     assert len(lex[2]) == sum(len(c.sentences) for c in idx.all_chunks())
@@ -248,8 +257,9 @@ def test_a_large_index_gets_an_approximate_vector_index(
     settings = load_settings(index={"dir": index, "exact_up_to": 2})
     api.ingest([docs], settings, encoder=encoder)
     idx = open_index(index)
-    assert idx.manifest["faiss"]["type"] == "ivf" and (idx.path / "index.faiss").is_file()
-    faiss_index = idx.faiss_index()
+    assert idx.manifest["faiss"]["type"] == "segments"
+    assert (idx.path / "seg-000001" / "index.faiss").is_file()
+    faiss_index = idx.segments[0].faiss_index()
     assert faiss_index.ntotal == idx.n_chunks and faiss_index.nprobe == 16
     q = "bigger battery and brighter screen"
     for mode in ("hybrid", "dense"):

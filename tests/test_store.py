@@ -45,7 +45,7 @@ def test_save_then_load_gives_identical_hits(bundled_index: Path, encoder: Any) 
     assert m["format"] == FORMAT_VERSION and m["embedding"]["dim"] == 384
     assert m["embedding"]["backend"] == "onnx-int8"  # the default backend, recorded
     assert m["settings"]["embedding_model"] == "all-MiniLM-L6-v2"
-    assert set(m["documents"]) == {"russia-lifts-ban-on-taliban", "why-russia-unbanned-the-taliban"}
+    assert set(b.documents()) == {"russia-lifts-ban-on-taliban", "why-russia-unbanned-the-taliban"}
     assert m["created_at"] and m["updated_at"]
 
 

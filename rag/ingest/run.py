@@ -97,7 +97,7 @@ def stored_document(index: StoredIndex, doc_id: str) -> Document:
         published_at=m.published_at,
         origin=m.origin,
         extra={k: v for k, v in m.extra.items() if k != "also_published_by"},
-        hash=index.manifest.get("documents", {}).get(doc_id, {}).get("hash", ""),
+        hash=(index.record(doc_id) or {}).get("hash", ""),
     )
 
 

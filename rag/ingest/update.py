@@ -204,6 +204,7 @@ def _ingest(
         exact_up_to=s.index.exact_up_to,
         rebuild=rebuild,
         verify_up_to_mb=s.index.verify_on_open_mb,
+        merge_factor=s.index.merge_factor,
     )
     with writer as w:
         w.inputs = inputs

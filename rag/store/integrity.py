@@ -133,8 +133,9 @@ def _seal_ok(raw: bytes) -> bool | None:
     return bool(h.hexdigest() == m.group(1).decode())
 
 
-def describe_files(gen_dir: Path) -> dict[str, dict[str, Any]]:
-    """Every file of a generation folder but the manifest: size, checksum, array header."""
+def describe_files(gen_dir: Path, prefix: str = "") -> dict[str, dict[str, Any]]:
+    """Every file of a generation folder (or of a segment folder, its paths given
+    `prefix`) but the manifest: size, checksum, array header."""
     out: dict[str, dict[str, Any]] = {}
     for dirpath, dirs, files in os.walk(gen_dir):
         dirs.sort()
@@ -143,12 +144,17 @@ def describe_files(gen_dir: Path) -> dict[str, dict[str, Any]]:
             rel = p.relative_to(gen_dir).as_posix()
             if rel == MANIFEST:
                 continue
-            entry: dict[str, Any] = {"bytes": p.stat().st_size, HASH: hash_file(p)}
-            if name.endswith(".npy"):
-                shape, dtype, _ = _npy_header(p)
-                entry["shape"], entry["dtype"] = list(shape), dtype
-            out[rel] = entry
+            out[prefix + rel] = describe_file(p)
     return out
+
+
+def describe_file(p: Path) -> dict[str, Any]:
+    """One file's record: size, checksum and, for a NumPy array, shape and dtype."""
+    entry: dict[str, Any] = {"bytes": p.stat().st_size, HASH: hash_file(p)}
+    if p.name.endswith(".npy"):
+        shape, dtype, _ = _npy_header(p)
+        entry["shape"], entry["dtype"] = list(shape), dtype
+    return entry
 
 
 # --------------------------------------------------------------------------- headers
@@ -229,7 +235,7 @@ def check_generation(index_dir: Path, gen: str, *, full: bool = False) -> Genera
         return out
     out.manifest = manifest
     recorded = manifest.get("files")
-    if isinstance(recorded, dict) and recorded:
+    if isinstance(recorded, dict) and (recorded or "segments" in manifest):
         out.checksums = True
         for rel, entry in sorted(recorded.items()):
             bad = _check_recorded(gen_dir / rel, entry, full=full)
@@ -278,15 +284,31 @@ def _check_recorded(path: Path, entry: dict[str, Any], *, full: bool) -> str | N
 def _check_unrecorded(
     gen_dir: Path, manifest: dict[str, Any], *, full: bool
 ) -> list[tuple[str, str]]:
-    """Checks for a manifest with no file records: headers against the counts."""
-    bad: list[tuple[str, str]] = []
-    counts = manifest.get("counts", {})
+    """Checks for a manifest with no file records: headers against the counts, per
+    segment (a generation before segments is one, at its root)."""
     dim = manifest.get("embedding", {}).get("dim")
-    arrays = {"vectors.npy": counts.get("chunks"), "sentences.npy": counts.get("sentences")}
+    counts = manifest.get("counts", {})
+    if "segments" in manifest:
+        parts = [
+            (m["name"] + "/", m.get("chunks"), m.get("sentences")) for m in manifest["segments"]
+        ]
+    else:
+        parts = [("", counts.get("chunks"), counts.get("sentences"))]
+    bad: list[tuple[str, str]] = []
+    for prefix, chunks, sentences in parts:
+        bad += _check_unrecorded_part(gen_dir, prefix, chunks, sentences, dim, full=full)
+    return bad
+
+
+def _check_unrecorded_part(
+    gen_dir: Path, prefix: str, chunks: Any, sentences: Any, dim: Any, *, full: bool
+) -> list[tuple[str, str]]:
+    bad: list[tuple[str, str]] = []
+    arrays = {prefix + "vectors.npy": chunks, prefix + "sentences.npy": sentences}
     for rel, rows in arrays.items():
         p = gen_dir / rel
         if not p.is_file():
-            if rel == "vectors.npy" or (rows or 0) > 0:
+            if rel.endswith("vectors.npy") or (rows or 0) > 0:
                 bad.append((rel, "is missing"))
             continue
         try:
@@ -299,17 +321,17 @@ def _check_unrecorded(
             bad.append((rel, f"is {size:,} bytes, its header says {need:,}"))
         elif rows is not None and dim is not None and shape != (rows, dim):
             bad.append((rel, f"holds {list(shape)}, the manifest counts {[rows, dim]}"))
-    db = gen_dir / "chunks.sqlite"
+    db = gen_dir / prefix / "chunks.sqlite"
     if not db.is_file():
-        bad.append(("chunks.sqlite", "is missing"))
+        bad.append((prefix + "chunks.sqlite", "is missing"))
     else:
         problem = _sqlite_header_problem(db, db.stat().st_size)
         if problem is None and full:
             problem = _sqlite_quick_check(db)
         if problem:
-            bad.append(("chunks.sqlite", problem))
-    if counts.get("chunks") and not (gen_dir / "lexical" / "chunks").is_dir():
-        bad.append(("lexical/chunks", "is missing"))
+            bad.append((prefix + "chunks.sqlite", problem))
+    if chunks and not (gen_dir / prefix / "lexical" / "chunks").is_dir():
+        bad.append((prefix + "lexical/chunks", "is missing"))
     return bad
 
 

@@ -5,24 +5,23 @@ Layout of an index folder:
     CURRENT            name of the live generation ("gen-000007"), replaced atomically
     gen-000007/        one complete, immutable snapshot
         manifest.json  format version, embedding model and dimension, chunk settings,
-                       document hashes, counts, timestamps
-        chunks.sqlite  documents and chunks (text, spans, sentence spans); chunk row
-                       `pos` is its row in the vector matrix
-        vectors.npy    float32 (n_chunks, dim), L2-normalised
-        sentences.npy  float16, one vector per sentence of each chunk (late chunking: from
-                       the chunk's own forward pass), rows from chunks.sent_row on
-        index.faiss    only for approximate indexes; flat ones are built at load
-        lexical/       BM25 over the chunks' terms (header and passage) and over their
-                       sentences (rag.lexical), built at commit
-        (chunks.sqlite's `flags` table: sentences suspected of being instructions to AI
-        systems, written at commit; see rag.store.flags)
+                       counts, timestamps, the segments and what was deleted from each
+                       (tombstones), every file's size and checksum
+        seg-000001/    a segment (rag.store.segment): the documents one commit or merge
+        seg-000004/    wrote, with their vectors, sentence vectors and BM25 postings
     .lock              held by a writer (filelock), so two ingests never interleave
+    merge-….tmp-PID/   a merge at work (rag.store.compaction)
+
+A commit writes only its new segment; the segments it keeps are hard links to the
+previous generation's files (a copy where the file system has no links), so a commit
+costs what it adds, and every generation folder is still complete on its own.
 
 What it does not do: read or write the generation's contents (rag.store.reader/writer).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -30,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 CURRENT = "CURRENT"
 LOCK = ".lock"
 ASIDE_PREFIX = "damaged-"  # `rag index repair` keeps damaged generations under this prefix
@@ -123,3 +122,57 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def link_tree(src: Path, dst: Path) -> None:
+    """Recreate the folder `src` at `dst` with hard links to its files (a copy where the
+    file system refuses links): committed files never change, so sharing them is safe."""
+    import shutil
+
+    for dirpath, _dirs, files in os.walk(src):
+        rel = Path(dirpath).relative_to(src)
+        (dst / rel).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            a, b = Path(dirpath) / name, dst / rel / name
+            try:
+                os.link(a, b)
+            except OSError as e:
+                if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO):
+                    raise
+                shutil.copy2(a, b)
+
+
+def _fsync_dirs(root: Path) -> None:
+    """fsync every folder under `root` (their entries: files linked, not written)."""
+    for dirpath, _dirs, _files in os.walk(root):
+        _fsync_dir(Path(dirpath))
+
+
+class _Writes:
+    """A file seen by numpy as a plain stream (no fileno), so numpy writes it with
+    `write()` and a full disk raises OSError(ENOSPC) instead of a short `tofile`."""
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+
+    def write(self, b: bytes) -> int:
+        return int(self.f.write(b))
+
+
+def save_npy(path: Path, array: Any) -> None:
+    """np.save through Python's file object (see _Writes)."""
+    import numpy as np
+
+    with open(path, "wb") as f:
+        np.save(_Writes(f), array)  # type: ignore[arg-type]
+
+
+def open_npy(path: Path, dtype: Any, shape: tuple[int, ...]) -> Any:
+    """A new .npy file mapped for writing, its space reserved first (a full disk is an
+    OSError here, not a SIGBUS while the map is written)."""
+    import numpy as np
+
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    with open(path, "r+b") as f:
+        os.posix_fallocate(f.fileno(), 0, os.path.getsize(path))
+    return out

@@ -14,13 +14,13 @@ and says what that loses).
 from __future__ import annotations
 
 import math
-import sqlite3
 from pathlib import Path
 
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
-from rag.store.integrity import REPAIR_HINT, Damage, check_generation, corrupt_error
+from rag.store.integrity import REPAIR_HINT, check_generation, corrupt_error
 from rag.store.layout import FORMAT_VERSION, current_generation, generations, is_generation_name
-from rag.store.reader import GuardedDB, StoredIndex
+from rag.store.reader import StoredIndex
+from rag.store.seg_reader import Segment
 
 VERIFY_ON_OPEN_MB = 256.0
 
@@ -70,8 +70,6 @@ def open_index(index_dir: Path, *, verify_up_to_mb: float = VERIFY_ON_OPEN_MB) -
 
 
 def _open_generation(index_dir: Path, gen: str, verify_up_to_mb: float) -> StoredIndex:
-    import numpy as np
-
     check = check_generation(index_dir, gen)
     manifest = check.manifest
     if manifest is not None and manifest.get("format") != FORMAT_VERSION:
@@ -92,27 +90,12 @@ def _open_generation(index_dir: Path, gen: str, verify_up_to_mb: float) -> Store
         full = check_generation(index_dir, gen, full=True)
         if full.damage:
             raise corrupt_error(index_dir, full.damage)
-    path = index_dir / gen
-    db_path = path / "chunks.sqlite"
+    segments: list[Segment] = []
     try:
-        # immutable=1: a committed generation never changes: no locks, no journal
-        con = sqlite3.connect(
-            f"file:{db_path}?mode=ro&immutable=1", uri=True, check_same_thread=False
-        )
-    except sqlite3.DatabaseError as e:
-        damage = Damage(gen, "chunks.sqlite", f"cannot be opened ({e})")
-        raise corrupt_error(index_dir, [damage]) from None
-    db = GuardedDB(con, index_dir, gen)
-    arrays = {}
-    for rel in ("vectors.npy", "sentences.npy"):
-        f = path / rel
-        if rel == "sentences.npy" and not f.is_file():
-            arrays[rel] = None
-            continue
-        try:
-            arrays[rel] = np.load(f, mmap_mode="r")
-        except (OSError, ValueError) as e:
-            db.close()
-            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)[:100]
-            raise corrupt_error(index_dir, [Damage(gen, rel, f"is unreadable ({why})")]) from None
-    return StoredIndex(index_dir, gen, manifest, arrays["vectors.npy"], db, arrays["sentences.npy"])
+        for meta in manifest.get("segments", []):
+            segments.append(Segment(index_dir, gen, meta))
+    except BaseException:
+        for seg in segments:
+            seg.close()
+        raise
+    return StoredIndex(index_dir, gen, manifest, segments)

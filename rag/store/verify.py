@@ -146,3 +146,29 @@ def clear_current(index_dir: Path) -> None:
     """Remove CURRENT (when no generation is left to name)."""
     (Path(index_dir) / CURRENT).unlink(missing_ok=True)
     _fsync_dir(Path(index_dir))
+
+
+def generation_records(index_dir: Path, gen: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Per live document of a generation, its record (hash, origin, chunks, updated_at),
+    read from its segments; segments that cannot be read are skipped and listed under the
+    key None with the number of documents they hold."""
+    import sqlite3
+
+    out: dict[Any, Any] = {}
+    unread: list[tuple[str, int]] = []
+    for m in manifest.get("segments", []):
+        db = Path(index_dir) / gen / m["name"] / "chunks.sqlite"
+        deleted = set(m.get("deleted", []))
+        try:
+            con = sqlite3.connect(f"file:{db}?mode=ro&immutable=1", uri=True)
+            try:
+                rows = con.execute("SELECT id, hash FROM docs").fetchall()
+            finally:
+                con.close()
+        except sqlite3.DatabaseError:
+            unread.append((m["name"], int(m.get("documents", 0)) - len(deleted)))
+            continue
+        out.update((r[0], {"hash": r[1]}) for r in rows if r[0] not in deleted)
+    if unread:
+        out[None] = unread
+    return out

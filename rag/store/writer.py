@@ -1,75 +1,68 @@
-"""Writing: `IndexWriter` builds the next generation aside and publishes it atomically.
+"""Writing: `IndexWriter` publishes the next generation atomically, appending a segment.
 
-A writer builds the next generation aside (`gen-N.tmp-PID`), fsyncs it, renames it into
-place and only then points CURRENT at it: a reader sees the old or the new index, never
-a mix, and a killed writer leaves at worst a temporary folder the next writer removes.
-The previous generation is kept so readers that opened it keep working.
+A commit writes the documents it adds as one new segment (rag.store.segment) and records
+the documents it removes or replaces as tombstones of the segments holding them; the
+segments it keeps are hard links to the previous generation's files. Its cost grows with
+what changed, not with the index. The next generation is built aside (`gen-N.tmp-PID`),
+its new files fsynced, renamed into place, and only then named by CURRENT: a reader sees
+the old or the new index, never a mix, and a killed writer leaves at worst a temporary
+folder the next writer removes. The previous generation is kept so readers that opened
+it keep working.
+
+Segments of similar size are merged in the background once `merge_factor` of them pile
+up (rag.store.merge, rag.store.compaction); the next commit swaps the merged segment in,
+and a writer that ends waits for a running merge and publishes it. `compact()` merges
+every segment into one (`rag index compact`).
 
 A write that fails (disk full, permission denied, I/O error) removes the temporary
 folder, leaves the live generation as it was and raises one `IndexWriteError` line
-(rag.store.write_errors). The base is opened like any reader opens it; before its first
-commit copies it, every byte is checked against its checksums, so damage is never
-carried into a generation with fresh checksums (and an ingest with nothing to write
-does not pay for the hashing).
+(rag.store.write_errors). Kept segments keep their recorded checksums (they are the
+same files), so damage is never carried forward under fresh checksums; a merge checks
+every byte of its sources before rewriting them.
 
 What it does not do: embed, chunk or rank.
 """
 
 from __future__ import annotations
 
-import json
+import copy
+import logging
 import os
 import shutil
-import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.store import flags
-from rag.store.build import _build_faiss, _build_lexical
-from rag.store.integrity import check_generation, corrupt_error, describe_files, sealed_json
+from rag.store import tombstones
+from rag.store.compaction import MERGE_PREFIX, BackgroundMerge
+from rag.store.integrity import describe_file, describe_files, sealed_json
 from rag.store.layout import (
     CURRENT,
     FORMAT_VERSION,
     _fsync_dir,
+    _fsync_dirs,
     _fsync_tree,
     _now,
     _write_atomic,
     current_generation,
     generations,
     is_generation_name,
+    link_tree,
     lock_index,
 )
+from rag.store.merge import plan
 from rag.store.opening import VERIFY_ON_OPEN_MB, live_generation, open_index
 from rag.store.reader import StoredIndex
+from rag.store.seg_reader import IVF_NPROBE
+from rag.store.segment import NewDoc, segment_name, write_segment
 from rag.store.write_errors import BYTES_PER_CHUNK, write_error
 from rag.types import Chunk, Document
 
 if TYPE_CHECKING:
     import numpy as np
 
-_SCHEMA = """
-CREATE TABLE docs (
-    id TEXT PRIMARY KEY, title TEXT NOT NULL, source TEXT, url TEXT, published_at TEXT,
-    origin TEXT, extra TEXT NOT NULL, hash TEXT NOT NULL, n_chunks INTEGER NOT NULL,
-    text TEXT NOT NULL
-);
-CREATE TABLE chunks (
-    pos INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc_id TEXT NOT NULL,
-    start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
-    sentences TEXT NOT NULL, sent_row INTEGER NOT NULL
-);
-CREATE INDEX chunks_doc ON chunks(doc_id);
-"""
-
-
-@dataclass
-class PendingDoc:
-    doc: Document
-    chunks: list[Chunk]
-    vectors: np.ndarray
-    sentence_vectors: list[np.ndarray] | None = None  # per chunk, one row per sentence
+log = logging.getLogger("rag")
+PendingDoc = NewDoc  # the name callers know
 
 
 class IndexWriter:
@@ -79,6 +72,7 @@ class IndexWriter:
     `commit()` may be called several times (a long ingest publishes its progress).
     `rebuild`: start from an empty index without reading the live generation (which may
     be damaged); it stays as the previous generation until the next commit.
+    `merge_factor`: segments of a size merged once this many pile up (0: never merge).
     """
 
     def __init__(
@@ -89,6 +83,8 @@ class IndexWriter:
         exact_up_to: int = 50_000,
         rebuild: bool = False,
         verify_up_to_mb: float = VERIFY_ON_OPEN_MB,
+        merge_factor: int = 10,
+        background_merge: bool = True,
     ) -> None:
         self.dir = Path(index_dir)
         self._live: str | None = None  # the live generation (when started, then committed)
@@ -99,13 +95,17 @@ class IndexWriter:
             raise self._write_error(e, None) or e from None
         self._rebuild = rebuild
         self._verify_mb = verify_up_to_mb
-        self._base_checked = False  # every byte of the base checked against its checksums
         self._lock: Any = None
         self._timeout = lock_timeout_s
         self._exact_up_to = exact_up_to
+        self._merge_factor = merge_factor
+        self._background = background_merge
+        self._merge: BackgroundMerge | None = None
+        self._last: tuple[dict[str, Any], dict[str, Any]] | None = None  # settings, embedding
         self.inputs: list[str] | None = None  # files and folders read (None: keep the base's)
         self._removed: set[str] = set()
-        self._added: dict[str, PendingDoc] = {}
+        self._added: dict[str, NewDoc] = {}
+        self._records: dict[str, dict[str, Any]] | None = None
 
     def __enter__(self) -> IndexWriter:
         self._lock = lock_index(self.dir, self._timeout)
@@ -121,21 +121,32 @@ class IndexWriter:
             raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self.base is not None:
-            self.base.close()
-        self._lock.release()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            if self._merge is not None:
+                if exc_type is None and self._last is not None:
+                    self._merge.wait()  # a merge under way is finished and published
+                    if self._merge.result is not None:
+                        self.commit(*self._last)
+                if self._merge is not None:
+                    self._merge.cancel()
+                    self._merge = None
+        finally:
+            if self.base is not None:
+                self.base.close()
+            self._lock.release()
 
     # -- what the base has
+    def _base_records(self) -> dict[str, dict[str, Any]]:
+        if self._records is None:
+            self._records = self.base.documents() if self.base is not None else {}
+        return self._records
+
     def stored_hashes(self) -> dict[str, str]:
-        if self.base is None:
-            return {}
-        return {k: v["hash"] for k, v in self.base.manifest.get("documents", {}).items()}
+        return {k: v["hash"] for k, v in self._base_records().items()}
 
     def stored_origins(self) -> dict[str, str | None]:
-        if self.base is None:
-            return {}
-        return {k: v.get("origin") for k, v in self.base.manifest.get("documents", {}).items()}
+        return {k: v.get("origin") for k, v in self._base_records().items()}
 
     # -- changes
     def remove(self, doc_id: str) -> None:
@@ -151,7 +162,7 @@ class IndexWriter:
     ) -> None:
         """Add a document, replacing any stored one with the same id."""
         self._removed.add(doc.id)
-        self._added[doc.id] = PendingDoc(doc, chunks, vectors, sentence_vectors)
+        self._added[doc.id] = NewDoc(doc, chunks, vectors, sentence_vectors)
 
     @property
     def changed(self) -> bool:
@@ -161,131 +172,69 @@ class IndexWriter:
 
     def commit(self, settings: dict[str, Any], embedding: dict[str, Any]) -> str:
         """Write the next generation aside, then publish it. Returns its name."""
-        import numpy as np
-
         t0 = time.time()
-        if self.base is not None and not self._base_checked:
-            # every byte checked before it is copied: damage never gets fresh checksums
-            check = check_generation(self.dir, self.base.generation, full=True)
-            if check.damage:
-                raise corrupt_error(self.dir, check.damage)
-            self._base_checked = True
+        self._last = (settings, embedding)
         number = self._next_number()
         name = f"gen-{number:06d}"
         aside = self.dir / f"{name}.tmp-{os.getpid()}"
         final = self.dir / name
         published = False
-        db: sqlite3.Connection | None = None
+        base = self.base
         try:
             aside.mkdir()
-            kept_docs: list[str] = []
-            if self.base is not None:
-                kept_docs = [d for d in self.stored_hashes() if d not in self._removed]
-            db = sqlite3.connect(aside / "chunks.sqlite")
-            db.executescript(_SCHEMA + flags.SCHEMA)
-            n_flags = 0
-            vec_parts: list[np.ndarray] = []
-            sent_parts: list[np.ndarray] = []
-            pos = n_sent = 0
-            documents: dict[str, Any] = {}
-            base = self.base
-            old_manifest_docs = base.manifest.get("documents", {}) if base else {}
-
-            def add_chunk(c: Chunk, sents: np.ndarray | None) -> None:
-                nonlocal pos, n_sent
-                row = -1
-                if sents is not None and len(sents) == len(c.sentences):
-                    row, n_sent = n_sent, n_sent + len(sents)
-                    sent_parts.append(np.asarray(sents, dtype=np.float16))
-                _insert_chunk(db, pos, c, row)
-                pos += 1
-
-            for doc_id in sorted(kept_docs):
-                assert base is not None
-                rows = base._db.execute(
-                    "SELECT id, title, source, url, published_at, origin, extra, hash, n_chunks, "
-                    "text FROM docs WHERE id = ?",
-                    (doc_id,),
-                ).fetchone()
-                db.execute("INSERT INTO docs VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-                n_flags += flags.insert(db, doc_id, base.flags_of(doc_id))
-                chunks = base.chunks_of(doc_id)
-                olds = base.sentence_vectors_at([p for p, _ in chunks])
-                for (_, c), sents in zip(chunks, olds, strict=True):
-                    add_chunk(c, sents)
-                if chunks:
-                    idx = np.array([p for p, _ in chunks])
-                    vec_parts.append(np.asarray(base.vectors[idx], dtype=np.float32))
-                documents[doc_id] = old_manifest_docs[doc_id]
-            for doc_id in sorted(self._added):
-                pd = self._added[doc_id]
-                d = pd.doc
-                db.execute(
-                    "INSERT INTO docs VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        d.id,
-                        d.title,
-                        d.source,
-                        d.url,
-                        d.published_at,
-                        d.origin,
-                        json.dumps(d.extra, ensure_ascii=False),
-                        d.hash,
-                        len(pd.chunks),
-                        d.text,
-                    ),
+            old = base.manifest if base is not None else {}
+            segs = [dict(m, deleted=list(m.get("deleted", []))) for m in old.get("segments", [])]
+            files: dict[str, Any] = {}
+            next_seg = int(old.get("next_segment", len(segs) + 1))
+            header = bool(settings.get("header", True))
+            self._tombstones(segs, aside, files, header)
+            merged = self._take_merge(segs, aside, files, header)
+            if self._added:
+                new = segment_name(next_seg)
+                next_seg += 1
+                docs = [self._added[d] for d in sorted(self._added)]
+                meta = write_segment(
+                    aside / new,
+                    docs,
+                    dim=int(embedding["dim"]),
+                    header=header,
+                    exact_up_to=self._exact_up_to,
                 )
-                n_flags += flags.insert(db, d.id, flags.compute(d.text, pd.chunks))
-                sents_of = pd.sentence_vectors or [None] * len(pd.chunks)
-                for c, sents in zip(pd.chunks, sents_of, strict=True):
-                    add_chunk(c, sents)
-                if len(pd.chunks):
-                    vec_parts.append(np.asarray(pd.vectors, dtype=np.float32))
-                documents[doc_id] = {
-                    "hash": d.hash,
-                    "origin": d.origin,
-                    "chunks": len(pd.chunks),
-                    "updated_at": _now(),
-                }
-            db.commit()
-            _build_lexical(db, aside / "lexical", header=bool(settings.get("header", True)))
-            db.close()
-            db = None
-            dim = int(embedding["dim"])
-            vectors = np.vstack(vec_parts) if vec_parts else np.zeros((0, dim), np.float32)
-            if vectors.shape != (pos, dim):
-                raise AssertionError(f"vectors {vectors.shape} do not match {pos} chunks")
-            np.save(aside / "vectors.npy", np.ascontiguousarray(vectors))
-            faiss_meta = _build_faiss(vectors, aside / "index.faiss", self._exact_up_to)
-            if sent_parts:
-                np.save(aside / "sentences.npy", np.ascontiguousarray(np.vstack(sent_parts)))
-            created = self.base.manifest.get("created_at") if self.base else None
-            manifest: dict[str, Any] = {
-                "format": FORMAT_VERSION,
-                "generation": name,
-                "created_at": created or _now(),
-                "updated_at": _now(),
-                "settings": settings,
-                "inputs": self.inputs
-                if self.inputs is not None
-                else (self.base.manifest.get("inputs", []) if self.base else []),
-                "embedding": embedding,
-                "counts": {"documents": len(documents), "chunks": pos, "sentences": n_sent},
-                "faiss": faiss_meta,
-                "injection": flags.manifest_entry(n_flags),
-                "documents": documents,
-                "build_seconds": round(time.time() - t0, 3),
-            }
-            manifest["files"] = describe_files(aside)  # sizes, checksums, array shapes
+                segs.append(meta)
+                _fsync_tree(aside / new)
+                files.update(describe_files(aside / new, prefix=new + "/"))
+            for meta in segs:  # kept segments (and tombstones): the same files, linked
+                name_ = meta["name"]
+                kept = [] if (aside / name_).exists() else [name_ + "/"]
+                if meta["deleted"] and not (aside / tombstones.FOLDER / f"{name_}.json").exists():
+                    kept += [
+                        f"{tombstones.FOLDER}/{name_}.json",
+                    ]
+                for prefix in kept:
+                    assert base is not None
+                    src, dst = base.path / prefix, aside / prefix
+                    if prefix.endswith("/"):
+                        link_tree(src, dst)
+                    else:
+                        dst.parent.mkdir(exist_ok=True)
+                        os.link(src, dst)
+                    files.update(
+                        (rel, e)
+                        for rel, e in old.get("files", {}).items()
+                        if rel.startswith(prefix)
+                    )
+            manifest = self._manifest(name, settings, embedding, segs, next_seg, t0)
+            manifest["files"] = files
             (aside / "manifest.json").write_text(sealed_json(manifest), encoding="utf-8")
-            _fsync_tree(aside)
+            _fsync_tree_file(aside / "manifest.json")
+            _fsync_dirs(aside)
             os.rename(aside, final)
             _fsync_dir(self.dir)
             _write_atomic(self.dir / CURRENT, name + "\n")
             published = True
+            if merged is not None:
+                merged.discard()
         except BaseException as e:
-            if db is not None:
-                db.close()
             failed = _last_written(aside) or _last_written(final)  # the file being written
             shutil.rmtree(aside, ignore_errors=True)
             if not published and current_generation(self.dir) != name:
@@ -294,32 +243,200 @@ class IndexWriter:
             if err is None:
                 raise
             raise err from None
-        previous = self.base.generation if self.base else self._live
+        previous = base.generation if base else self._live
         self._collect(keep={name, previous or name})
         self._live = name
-        # the new generation is the base of the next commit in this session (just hashed)
+        # the new generation is the base of the next commit in this session
         old_base, self.base = self.base, open_index(self.dir, verify_up_to_mb=0)
-        self._base_checked = True
         if old_base is not None:
             old_base.close()
         self._removed.clear()
         self._added.clear()
+        self._records = None
+        self._start_merge()
         return name
+
+    def compact(self) -> str | None:
+        """Merge every segment into one (tombstones dropped) and publish it; None when
+        there is nothing to merge (one segment, nothing deleted)."""
+        base = self.base
+        if base is None:
+            return None
+        segs = base.manifest.get("segments", [])
+        if len(segs) <= 1 and not any(m.get("deleted") for m in segs):
+            return None
+        if self._merge is not None:
+            self._merge.cancel()
+        self._merge = self._new_merge([m["name"] for m in segs], background=False)
+        if self._merge.error is not None:
+            err, failed, self._merge = self._merge.error, self._merge, None
+            failed.discard()
+            raise err
+        return self.commit(dict(base.manifest["settings"]), dict(base.manifest["embedding"]))
+
+    # -- steps of a commit
+    def _tombstones(
+        self, segs: list[dict[str, Any]], aside: Path, files: dict[str, Any], header: bool
+    ) -> None:
+        """Documents removed or replaced become tombstones of the segments holding them,
+        with what they added to the statistics (rag.store.tombstones)."""
+        base = self.base
+        if base is None:
+            return
+        where = {m["name"]: m for m in segs}
+        records = self._base_records()
+        new: dict[str, list[str]] = {}
+        for doc_id in sorted(self._removed):
+            seg = base._segment_of(doc_id)
+            if seg is None or seg.name not in where:
+                continue
+            m = where[seg.name]
+            if doc_id not in m["deleted"]:
+                m["deleted"].append(doc_id)
+                m["deleted_chunks"] = m.get("deleted_chunks", 0) + int(
+                    records.get(doc_id, {}).get("chunks", 0)
+                )
+                m["deleted_flagged"] = m.get("deleted_flagged", 0) + len(base.flags_of(doc_id))
+                new.setdefault(seg.name, []).append(doc_id)
+        for seg in base.segments:
+            if seg.name in new:
+                stats = seg.tombstones() or tombstones.empty()
+                stats = copy.deepcopy(stats)
+                tombstones.add(stats, seg, new[seg.name], header=header)
+                self._write_tombstones(aside, seg.name, stats, files)
+
+    def _write_tombstones(
+        self, aside: Path, name: str, stats: dict[str, Any], files: dict[str, Any]
+    ) -> None:
+        f = tombstones.write(aside, name, stats)
+        _fsync_tree_file(f)
+        files[f.relative_to(aside).as_posix()] = describe_file(f)
+
+    def _take_merge(
+        self, segs: list[dict[str, Any]], aside: Path, files: dict[str, Any], header: bool
+    ) -> BackgroundMerge | None:
+        """Swap a finished merge in for its sources (documents deleted from them since it
+        began become its tombstones)."""
+        m = self._merge
+        if m is None or not m.done:
+            return None
+        self._merge = None
+        if m.error is not None or m.result is None:
+            log.warning("merging %s failed: %s", ", ".join(m.names), m.error)
+            m.discard()
+            return None
+        names = [s["name"] for s in segs]
+        if not all(n in names for n in m.names):
+            m.discard()
+            return None
+        result = dict(m.result, deleted=[], deleted_chunks=0)
+        later = sorted(
+            d
+            for s in segs
+            if s["name"] in m.names
+            for d in set(s["deleted"]) - m.started_with.get(s["name"], set())
+        )
+        if later:
+            from rag.store.seg_reader import Segment
+
+            seg = Segment(m.folder().parent.parent, m.folder().parent.name, result)
+            try:
+                found = seg.records(later)
+                result["deleted"] = sorted(found)
+                result["deleted_chunks"] = sum(r["chunks"] for r in found.values())
+                stats = tombstones.empty()
+                tombstones.add(stats, seg, sorted(found), header=header)
+            finally:
+                seg.close()
+            self._write_tombstones(aside, result["name"], stats, files)
+        at = names.index(m.names[0])
+        segs[:] = [s for s in segs if s["name"] not in m.names]
+        for name in m.names:  # the sources' tombstones go with them
+            rel = f"{tombstones.FOLDER}/{name}.json"
+            (aside / rel).unlink(missing_ok=True)
+            files.pop(rel, None)
+        if result["documents"]:
+            os.rename(m.folder(), aside / result["name"])
+            segs.insert(min(at, len(segs)), result)
+            prefix = result["name"] + "/"
+            files.update((prefix + rel, e) for rel, e in m.files.items())
+        return m
+
+    def _start_merge(self) -> None:
+        if self._merge is not None or self._merge_factor < 2 or self.base is None:
+            return
+        names = plan(self.base.manifest.get("segments", []), self._merge_factor)
+        if names:
+            self._merge = self._new_merge(names, background=self._background)
+
+    def _new_merge(self, names: list[str], *, background: bool) -> BackgroundMerge:
+        assert self.base is not None
+        m = self.base.manifest
+        m["next_segment"] = int(m.get("next_segment", 1)) + 1  # the merged one's number
+        return BackgroundMerge(
+            self.dir,
+            self.base.generation,
+            m,
+            names,
+            segment_name(m["next_segment"] - 1),
+            exact_up_to=self._exact_up_to,
+            background=background,
+        )
+
+    def _manifest(
+        self,
+        name: str,
+        settings: dict[str, Any],
+        embedding: dict[str, Any],
+        segs: list[dict[str, Any]],
+        next_seg: int,
+        t0: float,
+    ) -> dict[str, Any]:
+        from rag.injection import DETECTOR_VERSION
+
+        base = self.base
+        chunks = sum(m["chunks"] - m.get("deleted_chunks", 0) for m in segs)
+        current = all(m.get("injection", {}).get("detector") == DETECTOR_VERSION for m in segs)
+        created = base.manifest.get("created_at") if base else None
+        return {
+            "format": FORMAT_VERSION,
+            "generation": name,
+            "created_at": created or _now(),
+            "updated_at": _now(),
+            "settings": settings,
+            "inputs": self.inputs
+            if self.inputs is not None
+            else (base.manifest.get("inputs", []) if base else []),
+            "embedding": embedding,
+            "counts": {
+                "documents": sum(m["documents"] - len(m.get("deleted", [])) for m in segs),
+                "chunks": chunks,
+                "sentences": sum(m["sentences"] for m in segs),
+                "segments": len(segs),
+            },
+            "faiss": {"type": "flat"}
+            if chunks <= self._exact_up_to
+            else {"type": "segments", "nprobe": IVF_NPROBE},
+            "injection": {
+                "detector": DETECTOR_VERSION if current else "mixed",
+                "flagged": sum(m.get("flagged", 0) - m.get("deleted_flagged", 0) for m in segs),
+            },
+            "segments": segs,
+            "next_segment": next_seg,
+            "build_seconds": round(time.time() - t0, 3),
+        }
 
     # -- housekeeping
     def _estimate_bytes(self) -> int:
-        """About how many bytes the next generation takes (the base's bytes per chunk, or
-        BYTES_PER_CHUNK, times the chunks it will hold)."""
+        """About how many bytes the next commit writes (the base's bytes per chunk, or
+        BYTES_PER_CHUNK, times the chunks it adds: kept segments are linked)."""
         base = self.base
-        kept = 0
         per = float(BYTES_PER_CHUNK)
         if base is not None:
-            docs = base.manifest.get("documents", {})
-            kept = sum(int(v.get("chunks", 0)) for k, v in docs.items() if k not in self._removed)
             files = base.manifest.get("files") or {}
             if files and base.n_chunks:
                 per = sum(int(f.get("bytes", 0)) for f in files.values()) / base.n_chunks
-        n = kept + sum(len(p.chunks) for p in self._added.values())
+        n = sum(len(p.chunks) for p in self._added.values())
         return int(per * max(n, 1) * 1.1) + (1 << 20)
 
     def _write_error(
@@ -357,6 +474,8 @@ class IndexWriter:
                 shutil.rmtree(p, ignore_errors=True)
         for p in self.dir.glob("CURRENT.tmp*"):
             p.unlink(missing_ok=True)
+        for p in self.dir.glob(f"{MERGE_PREFIX}*.tmp-*"):  # a merge of a killed writer
+            shutil.rmtree(p, ignore_errors=True)
         if live is not None and is_generation_name(live):
             live_no = int(live[4:10])
             for p in self.dir.iterdir():
@@ -382,8 +501,9 @@ def _last_written(folder: Path) -> Path | None:
         return None
 
 
-def _insert_chunk(db: sqlite3.Connection, pos: int, c: Chunk, sent_row: int) -> None:
-    db.execute(
-        "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?)",
-        (pos, c.id, c.doc_id, c.start, c.end, c.text, json.dumps(c.sentences), sent_row),
-    )
+def _fsync_tree_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
