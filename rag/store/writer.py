@@ -274,6 +274,25 @@ class IndexWriter:
             raise err
         return self.commit(dict(base.manifest["settings"]), dict(base.manifest["embedding"]))
 
+    def settle(self) -> int:
+        """Run the merge policy until it finds nothing to merge, publishing each merge;
+        returns how many merges ran (what a long ingest would have merged by now)."""
+        base = self.base
+        if base is None or self._merge_factor < 2:
+            return 0
+        last = (dict(base.manifest["settings"]), dict(base.manifest["embedding"]))
+        done = 0
+        self._start_merge()
+        while self._merge is not None:
+            self._merge.wait()
+            if self._merge.error is not None:
+                err, failed, self._merge = self._merge.error, self._merge, None
+                failed.discard()
+                raise err
+            self.commit(*last)  # swaps it in, and starts the next merge the policy finds
+            done += 1
+        return done
+
     # -- steps of a commit
     def _tombstones(
         self, segs: list[dict[str, Any]], aside: Path, files: dict[str, Any], header: bool
