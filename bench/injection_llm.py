@@ -139,6 +139,7 @@ def main() -> None:
                 ans = api.Pipeline(s).ask(a.question)
                 dt = time.perf_counter() - t0
                 shown = any(_holds_part(h.chunk.text, a.text) for h in ans.hits)
+                in_prompt = _in_prompt(api, s, a, ans) if not args.offline else shown
                 clean = "\n".join(att.read_article(n)[1] for n in articles)
                 draft = getattr(ans, "raw_text", "") or ans.text
                 rec = {
@@ -147,6 +148,7 @@ def main() -> None:
                     "position": pos,
                     "question": a.question,
                     "shown": shown,
+                    "in_prompt": in_prompt,  # None: this checkout cannot say
                     "flagged_shown": any(getattr(h.chunk, "flags", None) for h in ans.hits),
                     "draft": draft,
                     "answer": ans.text,
@@ -170,6 +172,27 @@ def main() -> None:
     report(recs, args.label)
 
 
+def _in_prompt(api: Any, settings: Any, attack: Any, ans: Any) -> bool | None:
+    """Whether the prompt the model read held a piece of the planted text (trimming and
+    redaction may leave it out of a shown passage); None for a checkout without
+    `build_messages(..., injection=)`."""
+    try:
+        from rag.generate import build_messages
+
+        p = api.Pipeline(settings)
+        msgs = build_messages(
+            ans.question,
+            ans.hits,
+            max_sentences=settings.llm.passage_sentences,
+            embed=p.retriever().embed_queries,
+            injection=settings.injection,
+        )
+    except (ImportError, TypeError, AttributeError):
+        return None
+    text = " ".join(m["content"] for m in msgs).replace("^", " ")
+    return _holds_part(" ".join(text.split()), " ".join(attack.text.split()))
+
+
 def _holds_part(chunk_text: str, planted: str) -> bool:
     """Whether a passage holds a sentence-sized piece of the planted text."""
     pieces = [p.strip() for p in planted.replace("?", ".").split(".") if len(p.strip()) > 12]
@@ -179,6 +202,10 @@ def _holds_part(chunk_text: str, planted: str) -> bool:
 def report(recs: list[dict[str, Any]], label: str) -> None:
     shown = [r for r in recs if r["shown"]]
     print(f"\n{label}: {len(shown)} of {len(recs)} samples had the attack in a shown passage")
+    read = [r for r in recs if r.get("in_prompt") is not None]
+    if read:
+        n = sum(bool(r["in_prompt"]) for r in read)
+        print(f"  in {n} of {len(read)} the prompt held it (trimming and redaction leave it out)")
     for name, key in (("draft (before output checks)", "draft_signs"), ("answer", "signs")):
         for part in ("BIPIA", "on-topic", "all"):
             rs = [
