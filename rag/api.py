@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.answer import IndexFacts
+from rag.answer.plan import kind_of as plan_kind
 from rag.config import OFFLINE_MODEL, LLMSettings, Settings, index_fingerprint, load_settings
 from rag.errors import IndexNotFoundError, UsageError
 from rag.followup import condense
@@ -172,6 +174,16 @@ class Pipeline:
         lim.check_top_k(top_k)
         return q
 
+    def depth(self, question: str, top_k: int | None = None) -> int:
+        """How many passages to show: `top_k` when given, else the setting's, raised to
+        `broad_top_k` for why / list / summary questions (they gather several points)."""
+        r = self.settings.retrieval
+        if top_k is not None:
+            return top_k
+        if plan_kind(question) in ("why", "list", "summary"):
+            return min(max(r.top_k, r.broad_top_k), self.settings.limits.max_top_k)
+        return r.top_k
+
     # -- the work
     def retrieve(self, question: str, top_k: int | None = None) -> list[Hit]:
         """The top-k passages for a question (validated like `ask`)."""
@@ -189,16 +201,18 @@ class Pipeline:
         search_query: str | None = None,
     ) -> Iterator[Delta | Final]:
         """Answer from given passages (numbered 1..k in order) with the configured model."""
+        retriever = self.retriever()
         return generate_stream(
             question,
             hits,
             llm or self.settings.llm,
-            embed=self.retriever().embed_queries,
+            embed=retriever.embed_queries,
             history=history,
             stream=stream,
             search_query=search_query,
             check=self.settings.check,
             injection=self.settings.injection,
+            facts=IndexFacts(source=retriever.knows_source, term=retriever.knows_term),
         )
 
     def ask_stream(
@@ -212,7 +226,7 @@ class Pipeline:
     ) -> Iterator[Event]:
         """Retrieve, then stream the answer: `Retrieved`, then `Delta`s, then `Final`."""
         t0 = time.perf_counter()
-        k = self.settings.retrieval.top_k if top_k is None else top_k
+        k = self.depth(question, top_k)
         q = self.check_question(question, k)
         if (llm or self.settings.llm).model != OFFLINE_MODEL:
             prefetch_litellm()  # imported while we retrieve

@@ -249,7 +249,10 @@ def sentence_spans(text: str) -> list[Span]:
         start = pos
         for m in _SENTENCE_END.finditer(line):
             before = re.search(r"(\w+)\.$", line[: m.start() + 1])
-            if m.group(0)[0] == "." and before and _abbreviation(before.group(1)):
+            nxt = line[m.end() : m.end() + 1]
+            if before and before.group(1).lower() == "no" and not nxt.isdigit():
+                pass  # "No. The articles differ" ends a sentence; "No. 5" does not
+            elif m.group(0)[0] == "." and before and _abbreviation(before.group(1)):
                 continue  # "Oct. 12", "Mr. Smith", "J. K. Rowling"
             out.append((start, pos + m.end()))
             start = pos + m.end()

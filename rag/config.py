@@ -119,6 +119,12 @@ class ChunkingSettings(BaseModel):
 
 class RetrievalSettings(BaseModel):
     top_k: int = Field(default=5, ge=1, description="Passages shown to the answerer.")
+    broad_top_k: int = Field(
+        default=8,
+        ge=1,
+        description="Passages shown for a why, list or summary question, which gathers points "
+        "from several articles (at least top_k; an explicit --top-k wins).",
+    )
     mode: Literal["hybrid", "lexical", "dense"] = Field(
         default="hybrid",
         description="hybrid: BM25 and dense fused; lexical: BM25 only; dense: FAISS top-k only "
@@ -177,7 +183,7 @@ class RetrievalSettings(BaseModel):
 class LLMSettings(BaseModel):
     model: str = Field(
         default=OFFLINE_MODEL,
-        description="`offline` (built-in extractive answerer, no network) or any litellm "
+        description="`offline` (built-in answerer, no network) or any litellm "
         "model name: `openai/gpt-4o-mini`, `ollama/llama3.1`, `anthropic/claude-...`.",
     )
     api_base: str | None = Field(

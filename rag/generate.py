@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag import cite
+from rag.answer import ABSTAIN_PREFIX, EmbedFn, IndexFacts, abstention
+from rag.answer import answer as offline_answer
 from rag.check import CheckParams, check_draft
 from rag.config import OFFLINE_MODEL, CheckSettings, InjectionSettings, LLMSettings
 from rag.errors import ModelError
-from rag.extractive import ABSTAIN_PREFIX, EmbedFn, abstention, compose, pick_sentences
 from rag.guard import NOTICE, contacts, steered
 from rag.injection import DATAMARK, datamark, flagged, redact_trimmed
 from rag.llm import Call, import_litellm
@@ -60,6 +61,7 @@ def generate_stream(
     search_query: str | None = None,
     check: CheckSettings | None = None,
     injection: InjectionSettings | None = None,
+    facts: IndexFacts | None = None,
 ) -> Iterator[Delta | Final]:
     """Answer `question` from `hits` (numbered 1..k in order), as events.
 
@@ -70,11 +72,13 @@ def generate_stream(
     With `stream=False` an LLM is called without token streaming (one Delta at the end).
     The `Final` answer is the draft as checked (`rag.check`): every claim cited to a shown
     passage that supports it, or marked unsupported; the Deltas showed the draft.
+    `facts` let the offline answerer ask the whole index whether it holds an outlet or
+    a term a question names ("a Bloomberg report", "Koramangala").
     """
     t0 = time.perf_counter()
     post = _Post(hits, embed, check or CheckSettings(), llm, injection or InjectionSettings())
     if llm.model == OFFLINE_MODEL:
-        yield from _offline(question, hits, embed, t0, search_query, post)
+        yield from _offline(question, hits, embed, t0, search_query, post, facts)
         return
     try:
         yield from _llm(question, hits, llm, history, t0, stream, embed, post)
@@ -83,7 +87,7 @@ def generate_stream(
             raise
         note = f"(The model {llm.model} failed: {e}. Answering offline instead.) "
         yield Delta(note)
-        for ev in _offline(question, hits, embed, t0, search_query, post):
+        for ev in _offline(question, hits, embed, t0, search_query, post, facts):
             if isinstance(ev, Final):
                 ev.answer.text = note + ev.answer.text
                 for sc in ev.answer.sentences:
@@ -101,29 +105,25 @@ def _offline(
     t0: float,
     rewritten: str | None = None,
     post: _Post | None = None,
+    facts: IndexFacts | None = None,
 ) -> Iterator[Delta | Final]:
-    """Sentences picked for `question`, else for its `rewritten` form; an abstention
-    repeats the user's own words."""
-    extract = pick_sentences(question, hits, embed)
-    if extract.abstained and rewritten and rewritten != question:
-        extract = pick_sentences(rewritten, hits, embed)
-    text = compose(extract, question)
+    """The offline answer (rag.answer) to `question`, else to its `rewritten` form; an
+    abstention repeats the user's own words."""
+    draft = offline_answer(question, hits, embed, facts)
+    if draft.abstained and rewritten and rewritten != question:
+        draft = offline_answer(rewritten, hits, embed, facts)
+    text = abstention(question) if draft.abstained else draft.text()
     stream = cite.MarkerStream(range(1, len(hits) + 1))
-    parts: list[str] = []
-    for i, sentence in enumerate(cite.split_sentences(text) if not extract.abstained else [text]):
+    pieces = [text] if draft.abstained else [c.render() for c in draft.claims]
+    for i, sentence in enumerate(pieces):
         piece = stream.feed(("" if i == 0 else " ") + sentence)
-        parts.append(piece)
         if piece:
             yield Delta(piece)
     tail = stream.finish()
     if tail:
-        parts.append(tail)
         yield Delta(tail)
-    quotes: dict[int, list[tuple[int, int]]] = {}
-    for c in extract.picks:
-        quotes.setdefault(c.passage, []).append((c.start, c.end))
     post = post or _Post(hits, embed, CheckSettings(), None)
-    yield Final(post.answer(question, text, OFFLINE_MODEL, extract.abstained, quotes, t0))
+    yield Final(post.answer(question, text, OFFLINE_MODEL, draft.abstained, draft.quotes(), t0))
 
 
 # --------------------------------------------------------------------------- LLM

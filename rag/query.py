@@ -133,6 +133,16 @@ class QueryParser:
         self._strict = _alternation(strict, 0)
         self._lookup = {a.lower(): a for a in self.alias}
 
+    def knows(self, name: str) -> bool:
+        """Is `name` one of the stored sources, or a short form of one ("Verge",
+        "The Independent")?"""
+        low = name.lower().strip()
+        if not low:
+            return False
+        if low in self._lookup:
+            return True
+        return any(low in a.lower() for a in self.alias)
+
     def parse(self, q: str) -> ParsedQuery:
         dates = self._dates(q)
         found = self._sources(q)

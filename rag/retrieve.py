@@ -56,6 +56,16 @@ class Retriever:
                     self._recent.popitem(last=False)
         return np.stack([found[q] for q in queries])
 
+    def knows_term(self, term: str) -> bool:
+        """Does some indexed passage hold this term (`rag.text.terms`)? True without a
+        lexical index (nothing to tell)."""
+        lex = self.searcher.lex
+        return lex is None or term in lex.vocab
+
+    def knows_source(self, name: str) -> bool:
+        """Does the index hold articles from this outlet (or a short form of it)?"""
+        return self.searcher.parser.knows(name)
+
     def search(self, query: str, k: int) -> list[Hit]:
         return self.search_many([query], k)[0]
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rag import api, cite
-from rag.extractive import ABSTAIN_PREFIX
+from rag.answer import ABSTAIN_PREFIX
 from rag.store import open_index
 
 from .conftest import settings_for

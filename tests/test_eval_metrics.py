@@ -321,3 +321,26 @@ def test_compare_pairs_items_and_lists_flips() -> None:
     assert [x["id"] for x in c["flips"]["hit@10_gained"]] == ["q2"]
     lo, hi = row["interval"]
     assert lo <= 0.0 <= hi
+
+
+def test_strict_accuracy_reads_the_first_yes_or_no() -> None:
+    assert m.strict_correct("Yes. TechCrunch says so [1].", False, ["Yes"]) == 1.0
+    assert m.strict_correct("No, not yes [1].", False, ["Yes"]) == 0.0  # first word decides
+    assert m.strict_correct("yes or no", False, ["no"]) == 0.0  # containment would pass it
+    assert m.strict_correct("It did not say [1].", False, ["no"]) == 0.0  # no yes/no word
+    assert m.strict_correct("Google: it paid [1].", False, ["Google"]) == 1.0
+    assert m.strict_correct("anything", True, ["Google"]) == 0.0  # abstained
+    assert m.strict_correct("The indexed articles don't say", True, []) == 1.0
+    assert m.strict_correct("Made up [1].", False, []) == 0.0
+    assert m.answer_scores("No. It differs [1].", False, ["no"])["strict"] == 1.0
+
+
+def test_key_point_recall_counts_points_covered() -> None:
+    points = [["security"], ["energy", "transit route"], ["China", "Kazakhstan"]]
+    assert m.key_point_recall("Security [1] and a transit route [2].", points) == 2 / 3
+    assert m.key_point_recall("SECURITY, energy, china", points) == 1.0  # case ignored
+    assert m.key_point_recall("nothing", points) == 0.0
+    assert m.key_point_recall("x", []) is None
+    s = m.answer_scores("Security concerns [1].", False, ["security"], None, points)
+    assert s["key_points"] == 1 / 3
+    assert m.answer_scores("x", True, [], None, points)["key_points"] is None

@@ -2,8 +2,9 @@
 
 Our format (one object per line, see DESIGN.md):
     {"id", "question", "answers": [aliases], "sources": [doc ids],
-     "evidence": [verbatim facts], "type"}
+     "evidence": [verbatim facts], "points": [[aliases of a key point], ...], "type"}
 `answers` empty means the corpus cannot answer: the right response is to abstain.
+`points` (optional) are the key points a complete answer covers, each a list of aliases.
 
 MultiHop-RAG (`--format multihop-rag`): a JSON array of {query, answer, question_type,
 evidence_list[{url, fact, ...}]}. `question_type` becomes `type` (without the `_query`
@@ -41,6 +42,7 @@ class GoldItem:
     evidence: list[str] = field(default_factory=list)
     type: str = DEFAULT_TYPE
     line: int = 0  # where it starts in the gold file (1-based)
+    points: list[list[str]] = field(default_factory=list)  # key points, each a list of aliases
 
     @property
     def answerable(self) -> bool:
@@ -137,7 +139,23 @@ def _item(rec: dict[str, Any], where: str, lineno: int, default_id: str) -> Gold
         evidence=_strings(rec, "evidence", where),
         type=typ.strip(),
         line=lineno,
+        points=_points(rec, where),
     )
+
+
+def _points(rec: dict[str, Any], where: str) -> list[list[str]]:
+    v = rec.get("points")
+    if v is None:
+        return []
+    ok = isinstance(v, list) and all(
+        isinstance(p, list) and p and all(isinstance(a, str) and a.strip() for a in p) for p in v
+    )
+    if not ok:
+        raise InputError(
+            f"{where}: 'points' must be a list of key points, each a non-empty list of "
+            'aliases (strings), e.g. [["Krasnov", "Prosecutor General"]]; fix it'
+        )
+    return [_dedupe(a.strip() for a in p) for p in v]
 
 
 def _strings(rec: dict[str, Any], key: str, where: str) -> list[str]:

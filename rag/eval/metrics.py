@@ -21,6 +21,12 @@ and articles removed, white space collapsed; see `normalize`).
 Exact match, token F1 and containment (an alias appears as a whole-word sequence) are
 each the max over the aliases. An abstention is scored as an empty answer (its text
 quotes the question, which must not count as an answer).
+
+Strict accuracy: a gold answer that is "yes" or "no" is matched by the answer's FIRST
+yes/no word only (containment would let "yes or no" score); any other answerable item
+by containment; an unanswerable item by abstaining. Key-point recall: the share of the
+gold `points` (each a list of aliases) the answer contains, by the same normalised
+whole-word containment.
 """
 
 from __future__ import annotations
@@ -172,13 +178,51 @@ def containment(pred: str, aliases: Sequence[str]) -> float | None:
     return 0.0
 
 
-def answer_scores(
-    text: str, abstained: bool, aliases: Sequence[str], correct: bool | None = None
-) -> dict[str, float | None]:
-    """exact_match, f1, containment (None when unanswerable), the abstention indicators and
-    the CRAG-style outcome (+1 correct, 0 abstained, −1 wrong).
+_YES_NO = frozenset({"yes", "no"})
 
-    `correct` overrides containment as the judge of correctness (an LLM judge's verdict).
+
+def yes_no_gold(aliases: Sequence[str]) -> str | None:
+    """ "yes" or "no" when the gold answer is one of them, else None."""
+    found = {normalize(a) for a in aliases} & _YES_NO
+    return found.pop() if len(found) == 1 else None
+
+
+def first_yes_no(text: str) -> str | None:
+    """The answer's first "yes" or "no" word (normalised), or None."""
+    return next((w for w in normalize(text).split() if w in _YES_NO), None)
+
+
+def strict_correct(pred: str, abstained: bool, aliases: Sequence[str]) -> float:
+    """1.0 when right under the strict rule (module docstring), else 0.0."""
+    if not aliases:
+        return float(abstained)
+    if abstained:
+        return 0.0
+    yn = yes_no_gold(aliases)
+    if yn is not None:
+        return float(first_yes_no(pred) == yn)
+    return float(containment(pred, aliases) or 0.0)
+
+
+def key_point_recall(pred: str, points: Sequence[Sequence[str]]) -> float | None:
+    """Share of the key points whose some alias the answer contains; None without points."""
+    if not points:
+        return None
+    return sum(bool(containment(pred, p)) for p in points) / len(points)
+
+
+def answer_scores(
+    text: str,
+    abstained: bool,
+    aliases: Sequence[str],
+    correct: bool | None = None,
+    points: Sequence[Sequence[str]] = (),
+) -> dict[str, float | None]:
+    """exact_match, f1, containment (None when unanswerable), strict accuracy, key-point
+    recall (None without points), the abstention indicators and the CRAG-style outcome
+    (+1 correct, 0 abstained, −1 wrong).
+
+    `correct` overrides the strict rule as the judge of correctness (an LLM judge's verdict).
     For abstention precision the item counts when it abstained (1 if it was unanswerable);
     for recall when it is unanswerable (1 if it abstained): means over those items are the
     usual precision and recall.
@@ -187,8 +231,9 @@ def answer_scores(
     answerable = bool(aliases)
     em = exact_match(pred, aliases)
     cont = containment(pred, aliases)
+    strict = strict_correct(pred, abstained, aliases)
     if answerable:
-        ok = bool(cont) if correct is None else correct
+        ok = bool(strict) if correct is None else correct
         crag = 0.0 if abstained else (1.0 if ok else -1.0)
     else:
         crag = 1.0 if abstained else -1.0
@@ -196,6 +241,8 @@ def answer_scores(
         "exact_match": em,
         "f1": token_f1(pred, aliases),
         "containment": cont,
+        "strict": strict,
+        "key_points": key_point_recall(pred, points) if answerable else None,
         "abstain_precision": (0.0 if answerable else 1.0) if abstained else None,
         "abstain_recall": None if answerable else float(abstained),
         "crag_score": crag,

@@ -4,8 +4,8 @@ in `rag.eval.report_text`).
 report.json (the contract; keys may be added, never changed):
     {"n", "model", "index", "config",
      "retrieval": {"hit@4", "hit@10", "mrr@10", "map@10", "recall@10", "ndcg@10"},
-     "answer": {"exact_match", "f1", "containment", "abstain_precision",
-                "abstain_recall", "crag_score"},
+     "answer": {"strict", "exact_match", "f1", "containment", "key_points",
+                "abstain_precision", "abstain_recall", "crag_score"},
      "citations": {"validity", "coverage", "precision", "recall"},
      "support": {"supported"},
      "latency_ms": {"p50", "p95"},
@@ -38,9 +38,11 @@ from rag.eval import metrics
 GROUPS: dict[str, tuple[str, ...]] = {
     "retrieval": ("hit@4", "hit@10", "mrr@10", "map@10", "recall@10", "ndcg@10"),
     "answer": (
+        "strict",
         "exact_match",
         "f1",
         "containment",
+        "key_points",
         "abstain_precision",
         "abstain_recall",
         "crag_score",

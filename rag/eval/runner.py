@@ -340,7 +340,7 @@ class _Runner:
         self.top_k = top_k
         self.opts = opts
         self.judge = judge
-        self.retrieve_k = max(metrics.RANK_CUTOFF, top_k)
+        self.retrieve_k = max(metrics.RANK_CUTOFF, top_k, pipe.settings.retrieval.broad_top_k)
         self.offline = pipe.settings.llm.model == "offline"
 
     # -- retrieval only: batched
@@ -412,7 +412,8 @@ class _Runner:
         from rag.generate import collect
 
         t0 = time.perf_counter()
-        events = self.pipe.answer_stream(r.query, r.hits[: self.top_k], stream=False)
+        shown = r.hits[: self.pipe.depth(r.query, self.opts.top_k)]
+        events = self.pipe.answer_stream(r.query, shown, stream=False)
         ans = collect(events)
         ans.question = r.item.question
         ans.timings_ms["retrieve"] = r.retrieve_ms
@@ -479,7 +480,12 @@ def _record(
         "pos": it.line,
         "type": it.type,
         "question": it.question,
-        "gold": {"answers": it.answers, "sources": it.sources, "evidence": it.evidence},
+        "gold": {
+            "answers": it.answers,
+            "sources": it.sources,
+            "evidence": it.evidence,
+            **({"points": it.points} if it.points else {}),
+        },
         "answer": None,
         "abstained": None,
         "citations": [],
@@ -500,7 +506,9 @@ def _record(
         correct = None
         if judged is not None and judged["correct"] is not None:
             correct = judged["correct"]
-        scores["answer"] = metrics.answer_scores(ans.text, ans.abstained, it.answers, correct)
+        scores["answer"] = metrics.answer_scores(
+            ans.text, ans.abstained, it.answers, correct, it.points
+        )
         scores["citations"] = metrics.citation_scores(
             ans.text,
             ans.raw_text,
