@@ -28,13 +28,14 @@ stated as plain news is not an instruction, and catching it is the support check
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple, Protocol
 
 from rag.text import terms
 
-DETECTOR_VERSION = "3"
+DETECTOR_VERSION = "4"
 THRESHOLD = 0.5  # a sentence scoring this much is flagged
 STRONG = 0.7  # a sentence this sure flags its whole paragraph
 REDACTED = "[sentence removed: it addressed AI systems]"
@@ -179,7 +180,23 @@ _MARKUP = re.compile(
 )
 # Unicode tag characters outside a flag emoji (🏴 + tags + cancel tag), bidi overrides
 _FLAG_EMOJI = re.compile("\U0001f3f4[\U000e0020-\U000e007e]{1,8}\U000e007f")
-_INVISIBLE = re.compile("[\U000e0000-\U000e007f\u202a-\u202e]")
+_INVISIBLE = re.compile("[\U000e0000-\U000e007f]")
+# a bidi override (U+202D LRO, U+202E RLO) up to its pop (U+202C) or the line's end
+_BIDI_OVERRIDE = re.compile("([\u202d\u202e])([^\u202c\n]*)")
+
+
+def _reverses_text(sentence: str) -> bool:
+    """A bidi override that reorders what it covers ("Trojan Source"): RLO over
+    left-to-right letters or digits, LRO over right-to-left letters. An override
+    around text already of its direction (RLO around Hebrew, as some CMSs emit) shows
+    it as written, so it hides nothing."""
+    for m in _BIDI_OVERRIDE.finditer(sentence):
+        wrong = ("L", "EN", "AN") if m.group(1) == "\u202e" else ("R", "AL")
+        if any(unicodedata.bidirectional(c) in wrong for c in m.group(2)):
+            return True
+    return False
+
+
 # what one asks an assistant to do (web calls to action like "click", "sign up", "download"
 # are addressed to people and common in news pages: not here)
 _TASK_VERBS = (
@@ -237,6 +254,14 @@ _GARBLE = re.compile(
     r"\b[^.]{0,30}?\b(?:letters?|vowels?|consonants?|characters?|words?|spaces|punctuation)\b",
     _F,
 )
+# a note labelled for machines or hidden from readers ("Operator instruction (not for
+# display): …"); alone it is not an order (0.45), with one it is
+_MACHINE_NOTE = re.compile(
+    r"\b(?:operator|system|developer|admin(?:istrator)?|assistant|model|prompt|bot)(?:'s)? "
+    r"(?:instructions?|notes?|directives?|commands?|override)\b|\bnot for (?:display|"
+    r"publication to readers|human readers|the reader)\b|\bhidden (?:instructions?|notes?)\b",
+    _F,
+)
 _QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"|‘[^’]*’")
 _SHORT_QUOTE = re.compile(r"“[^”]{0,40}”|\"[^\"]{0,40}\"|‘[^’]{0,40}’|'[^']{0,40}'")
 # a question about the article's people uses their pronouns; a planted general-knowledge
@@ -263,6 +288,7 @@ _CUES: tuple[tuple[re.Pattern[str], float, str], ...] = (
     (_MODAL_YOU, 0.4, "tells someone what to say"),
     (_NEG_ORDER, 0.35, "forbids mentioning something"),
     (_REQUEST, 0.35, "asks the reader for a task"),
+    (_MACHINE_NOTE, 0.45, "a note labelled for machines"),
     (_GARBLE, 0.45, "asks to garble the text"),
     (_META, 0.2, "refers to the prompt, the user or other passages"),
     (_STYLE, 0.15, "asks for an encoding or style"),
@@ -300,7 +326,7 @@ def _score(sentence: str, off_topic: float) -> tuple[float, list[str]]:
         w = weight * (0.5 if attributed and inside_quote(m) else 1.0)
         weights.append(w)
         reasons.append(f"{what} ('{_snippet(m)}')")
-    if _INVISIBLE.search(_FLAG_EMOJI.sub("", sentence)):
+    if _INVISIBLE.search(_FLAG_EMOJI.sub("", sentence)) or _reverses_text(sentence):
         weights.append(0.7)
         reasons.append("hides text in invisible characters")
         # what tag characters spell is read like the rest ("ASCII smuggling")
