@@ -174,13 +174,15 @@ class Pipeline:
         lim.check_top_k(top_k)
         return q
 
-    def depth(self, question: str, top_k: int | None = None) -> int:
+    def depth(self, question: str, top_k: int | None = None, llm: LLMSettings | None = None) -> int:
         """How many passages to show: `top_k` when given, else the setting's, raised to
-        `broad_top_k` for why / list / summary questions (they gather several points)."""
+        `broad_top_k` for why / list / summary questions when the offline answerer answers
+        (it gathers their points from several articles; an LLM's prompt stays short)."""
         r = self.settings.retrieval
         if top_k is not None:
             return top_k
-        if plan_kind(question) in ("why", "list", "summary"):
+        offline = (llm or self.settings.llm).model == OFFLINE_MODEL
+        if offline and plan_kind(question) in ("why", "list", "summary"):
             return min(max(r.top_k, r.broad_top_k), self.settings.limits.max_top_k)
         return r.top_k
 
@@ -226,7 +228,7 @@ class Pipeline:
     ) -> Iterator[Event]:
         """Retrieve, then stream the answer: `Retrieved`, then `Delta`s, then `Final`."""
         t0 = time.perf_counter()
-        k = self.depth(question, top_k)
+        k = self.depth(question, top_k, llm)
         q = self.check_question(question, k)
         if (llm or self.settings.llm).model != OFFLINE_MODEL:
             prefetch_litellm()  # imported while we retrieve

@@ -122,8 +122,9 @@ class RetrievalSettings(BaseModel):
     broad_top_k: int = Field(
         default=8,
         ge=1,
-        description="Passages shown for a why, list or summary question, which gathers points "
-        "from several articles (at least top_k; an explicit --top-k wins).",
+        description="Passages the offline answerer is shown for a why, list or summary "
+        "question, which gathers points from several articles (at least top_k; an explicit "
+        "--top-k wins; an LLM is shown top_k).",
     )
     mode: Literal["hybrid", "lexical", "dense"] = Field(
         default="hybrid",

@@ -116,8 +116,10 @@ def test_citation_props_locate_the_cited_sentences(demo_answer: Answer) -> None:
         quoted = [ch.text[qs - ch.start : qe - ch.start] for qs, qe in c.quotes]
         shown = [ch.text[s:e] for s, e in props["highlights"]]
         assert shown == quoted
-        # the quoted sentence is what the answer says (minus its marker)
-        assert any(q.strip()[:40] in demo_answer.text for q in quoted)
+        # the quoted sentence is what the answer says (minus its marker; the answerer may
+        # drop a lead-in such as "Fast-forward to today:")
+        said = " ".join(demo_answer.text.split())
+        assert any(" ".join(q.split()[-8:]).rstrip(".") in said for q in quoted), quoted
 
 
 def test_highlights_are_clipped_sorted_and_merged() -> None:

@@ -23,11 +23,13 @@ needs_multihop = pytest.mark.skipif(
 
 def test_bundled_dev_set_loads() -> None:
     items = load_gold(GOLD)
-    assert len(items) == 50 and len({i.id for i in items}) == 50
+    assert len(items) == 74 and len({i.id for i in items}) == 74
     unanswerable = [i for i in items if not i.answerable]
     assert len(unanswerable) == 10
     assert all(not i.sources and not i.evidence for i in unanswerable)
-    assert items[0].line == 1 and items[-1].line == 50
+    assert items[0].line == 1 and items[-1].line == 74
+    pointed = [i for i in items if i.points]  # why/summary/compound questions
+    assert len(pointed) == 24 and all(i.answerable and i.answers for i in pointed)
 
 
 def test_jsonl_defaults_and_cleaning(tmp_path: Path) -> None:

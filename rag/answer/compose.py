@@ -350,7 +350,7 @@ def value(ctx: Context, part: Part, lim: Limits = LIMITS) -> list[Claim] | None:
             break
         if covers[id(s)] < need:
             continue
-        if focus and not all(subject.has(s.keys, t) for t in focus):
+        if focus and not _counts(s, focus):
             continue  # "145 people" dead do not answer how many were injured
         v = _value_in(s, part.kind, given, focus)
         if v:
@@ -367,6 +367,16 @@ def value(ctx: Context, part: Part, lim: Limits = LIMITS) -> list[Claim] | None:
 
 
 _COUNTED = frozenset(terms("people person persons times number"))
+
+
+def _counts(s: Sentence, focus: Sequence[str]) -> bool:
+    """Whether `s` counts what the question counts: the focus's head word in the sentence,
+    and half of its other words there or in the sentence it refers back to ("The move
+    affects about 4,000 commuters a day" counts commuters who use the ferry terminal)."""
+    head, rest = focus[0], focus[1:]
+    if not subject.has(s.keys, head):
+        return False
+    return 2 * sum(subject.has(s.all_keys, t) for t in rest) >= len(rest)
 
 
 def figures(s1: Sentence, v1: str, s2: Sentence, v2: str, differ: bool) -> list[Claim]:

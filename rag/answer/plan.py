@@ -145,12 +145,17 @@ _PREP = frozenset(
 )
 
 
+_CLAUSE_AUX = frozenset("do does did will would can could should must might".split())
+
+
 def focus_core(focus: str) -> str:
     """The head of a focus phrase: its words up to the first preposition or relative
-    ("people were injured in the March attack" → "people were injured")."""
+    ("people were injured in the March attack" → "people were injured"), or up to the
+    auxiliary that opens a clause about the counted thing ("commuters does the closure
+    affect" → "commuters")."""
     out = []
     for w in focus.split():
-        if w.lower() in _PREP and out:
+        if (w.lower() in _PREP or w.lower() in _CLAUSE_AUX) and out:
             break
         out.append(w)
     return " ".join(out)
