@@ -785,9 +785,10 @@ def test_hostile_article_stays_inert(browser: Browser, hostile_server: ChatServe
         passage = panel.get_by_test_id("citation-passage")
         expect(passage).to_contain_text("<script>alert(1)</script>")
         expect(passage).to_contain_text("[the full report](https://evil.example/phish)")
-        expect(panel.get_by_test_id("citation-highlight")).to_contain_text(
-            "Engineers restored service within two hours"
-        )
+        highlights = panel.get_by_test_id("citation-highlight")  # the answer may quote two
+        expect(
+            highlights.filter(has_text="Engineers restored service within two hours")
+        ).to_have_count(1)
         expect(panel.get_by_test_id("citation-nolink")).to_be_visible()  # javascript: dropped
         assert panel.locator("script, img, a, iframe").count() == 0
         panel_settled(page)
