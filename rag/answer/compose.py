@@ -3,8 +3,7 @@
 - entity: the name the evidence gives, first ("Prosecutor General Igor Krasnov: …");
 - date / number: the value first, with its sentence; different values for the same
   thing in different articles are said to differ, both cited;
-- why / list / summary / describe / other: distinct points from several passages and
-  articles within a word budget, near-duplicates dropped.
+- why / list / summary / describe / other: distinct points (rag/answer/points.py).
 Every claim cites the passage its sentence comes from. A composer returns None when the
 evidence does not hold the part's subject: the caller says so for that part.
 """
@@ -39,30 +38,6 @@ class Limits:
 
 
 LIMITS = Limits()
-
-_CAUSE = re.compile(  # a cause or a purpose, said outright
-    r"\b(?:because|due to|driven by|is driven|are driven|reasons?|rationale|so that|in order "
-    r"to|seeks?|aims? to|motivated by|prompted by|compels?|as a result of|stems from|owing "
-    r"to|thanks to|in response to|is less about|more about|betting that|by normali[sz]ing|"
-    r"eager for|in a bid|hoping to|to gain|to win|to secure|to escape|in exchange for)\b",
-    re.I,
-)
-_MOTIVE = re.compile(  # words that often carry a motive
-    r"\b(?:concerns?|fears?|anxiet(?:y|ies)|threats?|interests?|benefits?|strateg\w*|"
-    r"ambitions?|needs?|wants?|pragmatic|desperate|underscores|hammered home|survival)\b",
-    re.I,
-)
-
-
-def cause_cue(text: str) -> float:
-    """How plainly a sentence gives a reason: 1 for "because", "driven by"; 0.5 for a
-    motive word ("security concerns"); 0 otherwise."""
-    if _CAUSE.search(text):
-        return 1.0
-    return 0.5 if _MOTIVE.search(text) else 0.0
-
-
-_ENUMERATION = re.compile(r"\w[\w' -]*,\s*\w[\w' -]*,?\s+(?:and|or)\s+\w")
 
 
 def relevant(ranked: Sequence[Sentence], lim: Limits = LIMITS) -> bool:
@@ -99,81 +74,7 @@ _COMMON_OPENERS = frozenset(
 )
 
 
-# --------------------------------------------------------------------------- points
-
-
-def points(ctx: Context, part: Part, lim: Limits = LIMITS) -> list[Claim] | None:
-    """Distinct sentences that answer a why / list / summary / describe / other part."""
-    ranked = ctx.rank(part, part.focus if part.kind == "describe" and part.focus else None)
-    broad = part.kind == "summary" and not subject.subject_terms(part)  # "the latest news"
-    if not broad and not relevant(ranked, lim) and not _named(part, ranked):
-        return None
-    wanted = subject.subject_terms(part)
-    why = part.kind == "why"
-    named = [t for n in part.names for t in terms(n) if not subject.has(_COMMON_KEYS(ctx), t)]
-
-    def value(s: Sentence) -> float:
-        v = s.score
-        if why:  # a reason: meaning and cause count, restating the event does not; the
-            # people and places it names do ("why does Jamila Afghani object ...")
-            cover = subject.coverage(s.all_keys, named, ctx.term_weights(named)) if named else 0.5
-            v = 0.55 * s.dense + 0.1 * s.lexical + 0.25 * cause_cue(s.text) + 0.2 * cover
-        if part.kind == "list" and _ENUMERATION.search(s.text):
-            v *= 1.2
-        if part.kind == "summary":  # news puts what matters first: the lede
-            v += 0.15 if s.start < 600 else 0.05 if s.start < 1500 else 0.0
-        return v
-
-    pool = sorted(ranked, key=lambda s: -value(s))
-    best = pool[0]
-    if wanted:  # the first point must be about the subject, as much as any sentence is
-        covers = {id(s): on_subject(ctx, part, s, wanted) for s in pool[:30]}
-        need = 0.5 * max(covers.values())
-        if covers[id(best)] < need:
-            best = next(s for s in pool[:30] if covers[id(s)] >= need)
-            pool = [best] + [s for s in pool if s is not best]
-    budget = lim.words(part.kind)
-    n_max = {"why": 5, "summary": 5, "list": 4}.get(part.kind, 2)
-    if why:  # a restatement of the event is not a reason: lead with a cause if any
-        cov = {id(s): value(s) for s in pool[:30]}
-        top_cov = max(cov.values())
-        first = next(
-            (s for s in pool[:30] if cause_cue(s.text) == 1.0 and cov[id(s)] >= 0.8 * top_cov),
-            None,
-        )
-        if first is not None and first is not best:
-            best = first
-            pool = [best] + [s for s in pool if s is not best]
-    picked = [best]
-    used = len(best.text.split())
-    top = value(best)
-    floor = 0.0 if why else lim.min_score  # a reason need not repeat the question's words
-    rest = [s for s in pool[1:40] if value(s) >= 0.6 * top and s.score >= floor]
-    if why:
-        rest = [s for s in rest if cause_cue(s.text)]
-    while rest and len(picked) < n_max:
-        # the most valuable point that says something new (maximal marginal relevance),
-        # from another article when it is as good
-        def gain(s: Sentence) -> float:
-            same = max(ctx.similarity(s, p) for p in picked)
-            other = 0.05 if all(s.doc_id != p.doc_id for p in picked) else 0.0
-            return value(s) - 0.3 * max(0.0, same - 0.3) + other
-
-        s = max(rest, key=gain)
-        rest.remove(s)
-        if any(ctx.similarity(s, p) > lim.redundancy for p in picked):
-            continue
-        if value(s) < lim.keep * top and len(picked) >= 2:
-            continue
-        if used + len(s.text.split()) > budget:
-            continue
-        picked.append(s)
-        used += len(s.text.split())
-    dated = ctx.plan.latest or len({s.doc_id for s in picked}) > 1
-    return [claim_for(s, attribute=dated and bool(s.date or s.source)) for s in picked]
-
-
-def _COMMON_KEYS(ctx: Context) -> frozenset[str]:
+def common_keys(ctx: Context) -> frozenset[str]:
     """Terms most sentences hold (the story's topic: "Taliban", "Russia")."""
     n = len(ctx.sents)
     counts: dict[str, int] = {}
@@ -183,7 +84,7 @@ def _COMMON_KEYS(ctx: Context) -> frozenset[str]:
     return frozenset(k for k, c in counts.items() if c > n / 4)
 
 
-def _named(part: Part, ranked: Sequence[Sentence]) -> bool:
+def names_given(part: Part, ranked: Sequence[Sentence]) -> bool:
     """A name the question gives means little to the embedding model: a sentence holding
     the whole name is on the subject even when its score is low."""
     for name in part.names:
@@ -335,7 +236,7 @@ def _given(name: str, q_words: set[str], sources: set[str]) -> bool:
 def value(ctx: Context, part: Part, lim: Limits = LIMITS) -> list[Claim] | None:
     """A date or a number, first; different values in different articles both said."""
     ranked = ctx.rank(part)
-    if not relevant(ranked, lim) and not _named(part, ranked):
+    if not relevant(ranked, lim) and not names_given(part, ranked):
         return None
     wanted = subject.subject_terms(part)
     focus = [t for t in terms(focus_core(part.focus)) if t not in _COUNTED] if part.focus else []

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.answer import compose, subject, yesno
+from rag.answer import compose, points, subject, yesno
 from rag.answer.context import Context, IndexFacts
 from rag.answer.draft import ABSTAIN_PREFIX, Claim, Draft, abstention
 from rag.answer.evidence import EmbedFn
@@ -64,7 +64,7 @@ _ONE_SUBJECT = frozenset({"other", "describe", "why", "list", "summary", "date",
 
 
 def _compose(ctx: Context, part: Part) -> list[Claim] | None:
-    fn = _COMPOSERS.get(part.kind, compose.points)
+    fn = _COMPOSERS.get(part.kind, points.points)
     names = [n for n in part.names if not _is_source(ctx, n)]
     if part.kind in _ONE_SUBJECT and len(names) >= 2:
         docs = {s.doc_id for s in ctx.sents}

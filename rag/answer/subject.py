@@ -73,7 +73,7 @@ _KIND_WORDS = frozenset(
     t
     for w in "why reason reasons cause causes when year date how many much who whom whose which "
     "what person individual company organization organisation country city number "
-    "percentage amount total".split()
+    "percentage amount total latest newest".split()
     for t in terms(w)
 )
 
