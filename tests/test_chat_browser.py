@@ -328,6 +328,7 @@ class Browser:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)  # a test file run alone writes there too
     with playwright_api.sync_playwright() as pw:
         b = Browser(pw)
         try:

@@ -181,6 +181,41 @@ def test_skips_are_counted_not_repeated(capsys: pytest.CaptureFixture[str], tmp_
     assert code == 0 and len(err.strip().splitlines()) == 3
 
 
+# --------------------------------------------------------------------------- quotes
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("remains “the most repressive country for women’s rights.”",
+         "“remains ‘the most repressive country for women’s rights.’”"),
+        ('he said "no deal." and left', "“he said ‘no deal.’ and left”"),
+        ("“From Moscow’s perspective,” notes Galeotti.",
+         "“‘From Moscow’s perspective,’ notes Galeotti.”"),
+        ("women's rights", "“women's rights”"),  # an apostrophe stays one
+    ],
+)  # fmt: skip
+def test_quotes_inside_a_quotation_turn_single(text: str, shown: str) -> None:
+    from rag.text import quoted
+
+    assert quoted(text) == shown
+
+
+def test_sources_quote_a_quotation_with_nested_quotes(
+    capsys: pytest.CaptureFixture[str], bundled_index: Path
+) -> None:
+    """The bundled article's UN sentence ends in a quotation: its Sources line reads
+    “… ‘… women’s rights.’”, never “… “… rights.”” (issue 13)."""
+    question = "what does the United Nations report say about Afghanistan?"
+    code, out, _ = run(capsys, "ask", question, "--index", str(bundled_index))
+    assert code == 0
+    _, _, sources = out.partition("Sources:")
+    flat = " ".join(sources.split())
+    assert "remains ‘the most repressive country in the world for women’s rights.’”" in flat
+    assert "rights.””" not in flat
+    assert flat.count("“") == flat.count("”")  # every quotation closed once
+
+
 # --------------------------------------------------------------------------- rag docs
 
 

@@ -69,22 +69,39 @@ def test_the_eval_table_fits_80_columns(
         assert sum(1 for x in lines if x.split()[:1] == [t]) == 1, t
 
 
+@pytest.mark.parametrize("columns", [None, "80", "100"])
 def test_eval_wide_shows_every_metric_whole(
     capsys: pytest.CaptureFixture[str],
     bundled_index: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    columns: str | None,
 ) -> None:
-    monkeypatch.delenv("COLUMNS", raising=False)
+    """`--wide` at any width: every metric with its interval, no cell or header cut (a
+    group too wide for the terminal goes on in a second table, type and n repeated)."""
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
     code, out, _ = run(
         capsys, "eval", str(GOLD), "--index", str(bundled_index), "--out", str(tmp_path / "r"),
         "-q", "--limit", "12", "--wide",
     )  # fmt: skip
     assert code == 0
-    headers = " ".join(x for x in out.splitlines() if x.startswith("type "))
+    lines = out.splitlines()
+    headers = " ".join(x for x in lines if x.startswith("type "))
     for key in (*GROUPS["retrieval"], *ANSWER_KEYS, *GROUPS["citations"]):
         assert f" {key}" in headers, key  # the whole name, e.g. abstain_precision
     assert re.search(r"\d\.\d{3} \[\d\.\d\d, \d\.\d\d\]", out)  # intervals per cell
+    assert not [x for x in lines if "…" in x], out
+    if columns:
+        too_long = [x for x in lines if len(x) > int(columns) and not x.startswith("report: ")]
+        assert not too_long, "\n".join(too_long)
+        # every value of a row is whole: "0.917 [0.75, 1.00]" or "—"
+        cells = [c for x in lines if x.startswith("all ") for c in re.split(r"\s{2,}", x)[2:]]
+        assert cells and all(
+            re.fullmatch(r"-?\d\.\d{3}( \[-?\d\.\d\d, -?\d\.\d\d\])?|—", c) for c in cells
+        ), cells
 
 
 def test_compare_names_the_settings_that_differ_first(

@@ -3,7 +3,8 @@
 - `render_terminal`: by default readable at 80 columns: one "overall" table (a row per
   metric: value, 95% interval, n) and one "by type" table with a few key metrics as
   columns (values only). `wide=True` (`--wide`) prints every metric of every type with
-  its interval, a table per group, as wide as it needs.
+  its interval, a table per group; a group wider than the terminal goes on in another
+  table ("… (continued)", type and n repeated), so no cell is ever cut.
 - `render_compare`: the settings that differ between the two runs first (`config_changes`),
   then the paired deltas and the questions that flipped.
 
@@ -143,24 +144,62 @@ def _by_type(report: dict[str, Any], console: Any) -> None:
 
 def _wide_tables(report: dict[str, Any], console: Any) -> None:
     """Every metric of every type, with its interval: a table per group."""
-    from rich.text import Text
-
+    rows = [("all", report), *sorted(report["per_type"].items())]
     for g in _groups(report):
         keys = _keys(g)
         if all(report[g].get(k) is None for k in keys):
             continue
-        _title(console, g)
-        t = _table()
-        t.add_column("type", no_wrap=True)
-        t.add_column("n", justify="right", no_wrap=True)
-        for k in keys:
-            t.add_column(k, justify="right", no_wrap=True)
-        rows = [("all", report), *sorted(report["per_type"].items())]
+        body = []
         for name, src in rows:
             vals = src.get(g) or {}
             cis = (src.get("intervals") or {}).get(g) or {}
-            t.add_row(Text(name), str(src["n"]), *(fmt(vals.get(k), cis.get(k)) for k in keys))
+            body.append(([name, str(src["n"])], [fmt(vals.get(k), cis.get(k)) for k in keys]))
+        _split_table(console, g, ["type", "n"], list(keys), body)
+
+
+def _split_table(
+    console: Any,
+    title: str,
+    fixed: list[str],
+    headers: list[str],
+    rows: list[tuple[list[str], list[str]]],
+) -> None:
+    """A table whose cells are never cut: when it would not fit the console, its columns
+    go into several tables, each with the `fixed` columns first (left-aligned, then
+    right-aligned), titled "TITLE (continued)" after the first."""
+    from rich.text import Text
+
+    fixed_w = [max(len(h), *(len(r[0][i]) for r in rows)) for i, h in enumerate(fixed)]
+    widths = [max(len(h), *(len(r[1][i]) for r in rows)) for i, h in enumerate(headers)]
+    for part_no, part in enumerate(fit_columns(fixed_w, widths, console.width)):
+        _title(console, title if part_no == 0 else f"{title} (continued)")
+        t = _table()
+        for i, h in enumerate(fixed):
+            t.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
+        for i in part:
+            t.add_column(headers[i], justify="right", no_wrap=True)
+        for left, cells in rows:
+            t.add_row(*(Text(x) for x in left), *(Text(cells[i]) for i in part))
         console.print(t)
+
+
+def fit_columns(
+    fixed: Sequence[int], widths: Sequence[int], width: int, gap: int = 2
+) -> list[list[int]]:
+    """The columns (indices into `widths`) of each table, in order, so that every table
+    (`fixed` columns first, `gap` between columns) fits `width`; a column too wide for
+    any table still gets one of its own."""
+    base = sum(fixed) + gap * max(0, len(fixed) - 1)
+    parts: list[list[int]] = []
+    used = 0
+    for i, w in enumerate(widths):
+        if parts and used + gap + w <= width:
+            parts[-1].append(i)
+            used += gap + w
+        else:
+            parts.append([i])
+            used = base + gap + w
+    return parts
 
 
 def _footer(report: dict[str, Any], console: Any, wide: bool) -> None:
@@ -187,15 +226,9 @@ def _footer(report: dict[str, Any], console: Any, wide: bool) -> None:
     ours = report.get("answer") or {}
     keys = [k for k in ANSWER_KEYS if wide or k in ("strict", "containment", "f1", "crag_score")]
     keys = [k for k in keys if any(r.get(k) is not None for r in (ours, *b.values()))]
-    _title(console, "baselines (same answer metrics)")
-    t = _table()
-    t.add_column("baseline", no_wrap=True)
-    for k in keys:
-        t.add_column(k, justify="right", no_wrap=True)
-    t.add_row("this run", *(fmt(ours.get(k)) for k in keys))
-    for name, row in b.items():
-        t.add_row(name, *(fmt(row.get(k)) for k in keys))
-    console.print(t)
+    body = [(["this run"], [fmt(ours.get(k)) for k in keys])]
+    body += [([name], [fmt(row.get(k)) for k in keys]) for name, row in b.items()]
+    _split_table(console, "baselines (same answer metrics)", ["baseline"], keys, body)
 
 
 # --------------------------------------------------------------------------- compare
