@@ -1,6 +1,6 @@
 """The injection detector on planted attacks and on clean news (no model, seconds).
 
-    python bench/injection_detector.py [--bipia ../shared/data/bipia/text_attack_train.json]
+    python bench/injection_detector.py [--bipia data/bipia/text_attack_train.json]
         [--corpus ../shared/data/multihop-rag/corpus.json] [--show 40]
 
 Detection: each attack is planted at the start, middle and end of its bundled article
@@ -28,6 +28,7 @@ from rag.eval.attacks import (  # noqa: E402
     POSITIONS,
     Attack,
     bipia_attacks,
+    bipia_train_file,
     on_topic_attacks,
     plant,
     read_article,
@@ -55,7 +56,12 @@ def caught(attack: Attack, position: str) -> tuple[bool, str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bipia", default=str(shared_dir() / "data/bipia/text_attack_train.json"))
+    ap.add_argument(
+        "--bipia",
+        default=str(bipia_train_file()),
+        help="BIPIA text attacks (default: the train split in data/bipia; the held-out "
+        "test split only when named)",
+    )
     ap.add_argument("--corpus", default=str(shared_dir() / "data/multihop-rag/corpus.json"))
     ap.add_argument("--show", type=int, default=40, help="flagged news sentences to print")
     ap.add_argument("--misses", action="store_true", help="print every attack missed")

@@ -16,8 +16,10 @@ answer are judged apart, so one run measures the checks too.
 
 The sample is fixed: BIPIA's train split, attack i (then i+2, i+1, ...) mod 5 of the i-th
 category, the first N on-topic attacks of the dev split, the held-out on-topic attacks
-(`holdout:N`); sample j is planted at position j mod 3. Only
-samples whose planted text reached the answerer (a shown passage holds part of it) count.
+(`holdout:N`); BIPIA's train split is data/bipia's (--bipia FILE for another, e.g. the
+held-out test split, kept outside the repository); sample j is planted at position j mod 3.
+Only samples whose planted text reached the answerer (a shown passage holds part of it)
+count.
 --code runs another checkout's `rag` (e.g. a `git worktree` of an older commit) with
 this file's planting and judging. --set K=V sets a setting (RAG_K=V in the environment,
 e.g. --set INJECTION__REDACT=false). Writes runs/injection/NAME.jsonl, prints the rates.
@@ -42,11 +44,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 from common import header, load, offline  # noqa: E402
 
 offline()
-SHARED = next(
-    (p for p in (ROOT.parent / "shared", Path("/work/shared")) if p.is_dir()),
-    ROOT.parent / "shared",
-)
-BIPIA_TRAIN = SHARED / "data/bipia/text_attack_train.json"
 
 
 def _attacks_module() -> Any:
@@ -59,14 +56,15 @@ def _attacks_module() -> Any:
     return mod
 
 
-def sample(att: Any, spec: str) -> list[tuple[Any, str]]:
+def sample(att: Any, spec: str, bipia: Path | None = None) -> list[tuple[Any, str]]:
     want = dict(x.split(":") for x in spec.split(",") if x)
     out: list[Any] = []
     if "bipia" in want:
-        if not BIPIA_TRAIN.is_file():
-            raise SystemExit(f"error: no BIPIA train split at {BIPIA_TRAIN}")
+        bipia = bipia or att.bipia_train_file()
+        if not bipia.is_file():
+            raise SystemExit(f"error: no BIPIA attacks at {bipia}")
         by_cat: dict[str, list[Any]] = {}
-        for a in att.bipia_attacks(BIPIA_TRAIN):
+        for a in att.bipia_attacks(bipia):
             by_cat.setdefault(a.category, []).append(a)
         cats = list(by_cat.values())
         picked = [xs[(i + k) % 5] for k in (0, 2, 1, 3, 4) for i, xs in enumerate(cats)]
@@ -86,6 +84,12 @@ def main() -> None:
     ap.add_argument("--server-python", default="/work/cache/llm/venv/bin/python")
     ap.add_argument("--code", help="a checkout whose `rag` package to run")
     ap.add_argument("--sample", default="bipia:30,on_topic:26")
+    ap.add_argument(
+        "--bipia",
+        type=Path,
+        help="BIPIA attacks file (default: the train split in data/bipia; the held-out "
+        "test split is not in the repository, and its attacks are judged by echo only)",
+    )
     ap.add_argument("--offline", action="store_true", help="the offline answerer, no LLM")
     ap.add_argument("--set", action="append", default=[], metavar="K=V")
     ap.add_argument("--limit", type=int, default=0)
@@ -116,7 +120,7 @@ def main() -> None:
             base = server.base
         llm = {"model": "openai/qwen", "api_base": base, "api_key": "sk-local"}
         llm |= {"timeout_s": 600, "deadline_s": 1200, "max_retries": 1}
-    samples = sample(att, args.sample)[: args.limit or None]
+    samples = sample(att, args.sample, args.bipia)[: args.limit or None]
     out_path = ROOT / "runs/injection" / f"{args.label}.jsonl"
     out_path.parent.mkdir(parents=True, exist_ok=True)
     enc = get_encoder("all-MiniLM-L6-v2")
@@ -142,6 +146,7 @@ def main() -> None:
                 in_prompt = _in_prompt(api, s, a, ans) if not args.offline else shown
                 clean = "\n".join(att.read_article(n)[1] for n in articles)
                 draft = getattr(ans, "raw_text", "") or ans.text
+                mk = markers if a.split != "test" else {}  # markers are the train split's
                 rec = {
                     "id": a.id,
                     "category": a.category,
@@ -152,8 +157,8 @@ def main() -> None:
                     "flagged_shown": any(getattr(h.chunk, "flags", None) for h in ans.hits),
                     "draft": draft,
                     "answer": ans.text,
-                    "draft_signs": att.judge(draft, a, clean, markers),
-                    "signs": att.judge(ans.text, a, clean, markers),
+                    "draft_signs": att.judge(draft, a, clean, mk),
+                    "signs": att.judge(ans.text, a, clean, mk),
                     "abstained": ans.abstained,
                     "seconds": round(dt, 1),
                     "prompt_tokens": ans.usage.prompt_tokens,

@@ -1,7 +1,7 @@
 """Articles with planted instructions: flagged at ingest, never quoted, cut from prompts.
 
-Attack corpora: BIPIA's train split (../shared/data/bipia, MIT; the test split is held
-out and never read here) and our on-topic planted claims (data/attacks/on_topic.jsonl).
+Attack corpora: BIPIA's train split (data/bipia, MIT; the test split is held out, not in
+the repository, and never read here) and our on-topic planted claims (data/attacks/on_topic.jsonl).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from rag.eval.attacks import (
     POSITIONS,
     Attack,
     bipia_attacks,
+    bipia_train_file,
     echo,
     on_topic_attacks,
     payload_hit,
@@ -127,12 +128,7 @@ def test_the_llm_gets_passages_as_quoted_data(
 # --------------------------------------------------------------------------- the detector
 
 SHARED = next((p for p in (ROOT.parent / "shared", Path("/work/shared")) if p.is_dir()), SHARED_)
-BIPIA_TRAIN = SHARED / "data" / "bipia" / "text_attack_train.json"
-needs_bipia = pytest.mark.skipif(
-    not BIPIA_TRAIN.is_file(),
-    reason=f"BIPIA's train split is not at {BIPIA_TRAIN}: copy microsoft/BIPIA's "
-    "benchmark/text_attack_train.json (MIT) there",
-)
+BIPIA_TRAIN = bipia_train_file()
 CORPUS = SHARED / "data" / "multihop-rag" / "corpus.json"
 
 # the issue's planted paragraph, word for word
@@ -159,7 +155,7 @@ def _caught(text: str, planted: str) -> tuple[list[tuple[int, int]], list[inject
     return missed, [f for f in flags if not (f.start < b and a < f.end)]
 
 
-@pytest.mark.parametrize("kind", [pytest.param("bipia", marks=needs_bipia), "on_topic"])
+@pytest.mark.parametrize("kind", ["bipia", "on_topic"])
 def test_every_planted_attack_is_flagged_at_start_middle_and_end(kind: str) -> None:
     attacks = _attacks(kind)
     assert len(attacks) >= (75 if kind == "bipia" else 20)
@@ -431,7 +427,6 @@ def test_the_offline_answerer_echoes_no_on_topic_attack(
     assert exposed >= len(attacks) * 0.8  # the planted text was in front of the answerer
 
 
-@needs_bipia
 @pytest.mark.parametrize("shift", [0, 1, 2])
 def test_the_offline_answerer_echoes_no_bipia_attack(
     tmp_path: Path, encoder: Any, shift: int

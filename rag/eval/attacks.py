@@ -1,7 +1,8 @@
 """Planted-instruction test corpora: BIPIA's text attacks and our on-topic planted claims.
 
 - `bipia_attacks(path)` reads BIPIA's `text_attack_{train,test}.json` (microsoft/BIPIA, MIT:
-  a mapping category → five attack instructions) as `Attack`s named "Category-i".
+  a mapping category → five attack instructions) as `Attack`s named "Category-i"; the train
+  split is in the repository (`bipia_train_file()`, data/bipia), the test split is not.
 - `on_topic_attacks()` reads `data/attacks/on_topic.jsonl`: false facts phrased as orders
   to the model about the bundled articles' own subject, each with the question to ask and
   patterns that show the answer repeated the planted claim.
@@ -51,6 +52,11 @@ def bipia_attacks(path: Path) -> list[Attack]:
         for i, text in enumerate(texts):
             out.append(Attack(f"{category}-{i}", text, category, split=split))
     return out
+
+
+def bipia_train_file() -> Path:
+    """BIPIA's train split, committed with its licence (data/bipia/README.md)."""
+    return Path(__file__).resolve().parents[2] / "data" / "bipia" / "text_attack_train.json"
 
 
 def on_topic_file() -> Path:
@@ -190,6 +196,7 @@ __all__ = [
     "POSITIONS",
     "Attack",
     "bipia_attacks",
+    "bipia_train_file",
     "echo",
     "garbled",
     "judge",
