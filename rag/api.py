@@ -33,7 +33,7 @@ from rag.ingest.update import (  # ingest lives in rag.ingest; the faces find it
     ingest,
     recorded_inputs,
 )
-from rag.llm import prefetch_litellm, preflight
+from rag.llm import check_key, prefetch_litellm, preflight
 from rag.retrieve import Retriever
 from rag.store import (
     StoredIndex,
@@ -230,12 +230,14 @@ class Pipeline:
         t0 = time.perf_counter()
         k = self.depth(question, top_k, llm)
         q = self.check_question(question, k)
-        if (llm or self.settings.llm).model != OFFLINE_MODEL:
+        model = llm or self.settings.llm
+        if model.model != OFFLINE_MODEL:
+            if not model.fallback_offline:
+                check_key(model)  # a well-known provider's missing key: before anything
             prefetch_litellm()  # imported while we retrieve
-        search = condense(q, history, llm or self.settings.llm) if history else q
+        search = condense(q, history, model) if history else q
         hits = self.retriever().search(search, k)
         t_retrieve = (time.perf_counter() - t0) * 1000
-        model = llm or self.settings.llm
         if not model.fallback_offline:  # a bad name, a missing key, no local server: now
             preflight(model)
         yield Retrieved(hits, search)

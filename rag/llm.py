@@ -112,6 +112,15 @@ def check_model(litellm: Any, llm: LLMSettings) -> str | None:
     return base
 
 
+def check_key(llm: LLMSettings) -> None:
+    """A missing key that is known without importing litellm (`KNOWN_KEYS`): at once."""
+    if llm.model == OFFLINE_MODEL:
+        return
+    missing = llm_checks.known_missing_key(llm, llm_kwargs(llm))
+    if missing:
+        raise llm_checks.missing_key_error(llm, missing)
+
+
 def preflight(llm: LLMSettings) -> None:
     """`check_model`, and for an endpoint on this machine, that a server listens there.
 
@@ -120,6 +129,7 @@ def preflight(llm: LLMSettings) -> None:
     """
     if llm.model == OFFLINE_MODEL:
         return
+    check_key(llm)
     base = check_model(import_litellm(), llm)
     if base and llm_checks.is_local(base) and not llm_checks.server_listens(base):
         raise llm_checks.no_server_error(llm, base)

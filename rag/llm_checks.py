@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import os
 import socket
 from typing import Any
 from urllib.parse import urlparse
@@ -57,6 +58,33 @@ def missing_key(litellm: Any, llm: LLMSettings, kwargs: dict[str, Any]) -> list[
     except Exception:  # litellm cannot tell: let the call find out
         return []
     return [v for v in env.get("missing_keys") or [] if str(v).endswith(_KEY_SUFFIXES)]
+
+
+# The one key variable each of these providers needs (what litellm's validate_environment
+# asks for), so a missing key is known before litellm is imported (3-10 s): `rag ask
+# --model anthropic/...` without ANTHROPIC_API_KEY fails at once. Other providers, and
+# any model with its own endpoint, are left to `missing_key`.
+KNOWN_KEYS = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "mistral": "MISTRAL_API_KEY",
+    "deepseek": "DEEPSEEK_API_KEY",
+    "cohere": "COHERE_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+    "xai": "XAI_API_KEY",
+    "cerebras": "CEREBRAS_API_KEY",
+}
+
+
+def known_missing_key(llm: LLMSettings, kwargs: dict[str, Any]) -> list[str]:
+    """The key variable of a PROVIDER/MODEL name from `KNOWN_KEYS` when it is not set and
+    no key or endpoint is configured, without litellm ([] otherwise)."""
+    if kwargs.get("api_key") or kwargs.get("api_base"):
+        return []
+    prefix, slash, _ = llm.model.partition("/")
+    var = KNOWN_KEYS.get(prefix) if slash else None
+    return [var] if var and var not in os.environ else []
 
 
 def missing_key_error(llm: LLMSettings, names: list[str]) -> ModelError:

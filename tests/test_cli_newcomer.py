@@ -316,6 +316,32 @@ def test_a_missing_key_fails_before_any_request(
     assert no_keys.requests == [] and connections == []  # no network call made
 
 
+@pytest.mark.parametrize("model", ["anthropic/claude-3-5-haiku-latest", "openai/gpt-4o-mini"])
+def test_a_well_known_missing_key_fails_before_litellm_is_imported(
+    bundled_index: Path, tmp_path: Path, model: str
+) -> None:
+    """ "At once": the key a well-known provider needs is checked before litellm (3-10 s
+    to import) and before retrieval; litellm's own check agrees (the test above)."""
+    env = {k: v for k, v in rag_env().items() if not k.endswith(("_API_KEY", "_API_BASE"))}
+    probe = (
+        "import sys\n"
+        "from rag.cli import main\n"
+        "try:\n"
+        f"    main(['ask', 'why', '--index', {str(bundled_index)!r}, '--model', {model!r}])\n"
+        "except SystemExit as e:\n"
+        "    print('exit', e.code, 'litellm' in sys.modules)\n"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120
+    )
+    variable = "ANTHROPIC_API_KEY" if model.startswith("anthropic") else "OPENAI_API_KEY"
+    assert p.stdout.split() == ["exit", "1", "False"], (p.stdout, p.stderr)
+    assert one_line_error(p.stderr) == (
+        f"error: model {model} needs the API key {variable}, which is not set; export "
+        f"{variable}=... or set RAG_LLM__API_KEY, or use the model `offline`"
+    )
+
+
 def test_a_configured_key_passes_the_check(
     bundled_index: Path, no_keys: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
