@@ -49,6 +49,40 @@ def test_why_answer_gathers_distinct_reasons(bundled_index: Path) -> None:
     assert "lifted" not in first  # it leads with a reason, not the event
 
 
+def _first_sentence(a: api.Answer) -> str:
+    return _plain(a).split(". ")[0]
+
+
+def test_why_a_named_person_objects_is_what_she_says(bundled_index: Path) -> None:
+    a = _ask(
+        bundled_index,
+        "Why does activist Jamila Afghani object to countries normalising relations with the "
+        "Taliban?",
+    )
+    assert "Jamila Afghani" in _first_sentence(a) and "legitimizing" in a.text, a.text
+    assert "Galeotti" not in a.text  # reasons of others are not hers
+
+
+def test_why_a_refusal_takes_its_condition_as_reason(bundled_index: Path) -> None:
+    a = _ask(bundled_index, "Why do Western governments refuse to recognise the Taliban?")
+    assert "women's rights" in _first_sentence(a), a.text
+
+
+def test_what_someone_hopes_to_gain_is_a_purpose(bundled_index: Path) -> None:
+    a = _ask(
+        bundled_index, "What does Moscow hope to gain from normalising relations with the Taliban?"
+    )
+    assert "intelligence cooperation" in _first_sentence(a), a.text
+
+
+def test_a_point_that_refers_back_comes_after_what_it_refers_to(bundled_index: Path) -> None:
+    # "Yet, unlike those past examples, ..." opens a passage; the examples end the one before
+    a = _ask(bundled_index, "What historical examples is Russia's Taliban pivot compared to?")
+    text = _plain(a)
+    assert "Nixon" in text and "Saudi Arabia" in text, a.text
+    assert text.index("Nixon") < text.index("those past examples"), a.text
+
+
 def test_numbers_that_differ_are_both_said(bundled_index: Path) -> None:
     a = _ask(bundled_index, "How many died?")
     assert not a.abstained

@@ -44,10 +44,12 @@ _PUBLISHED = re.compile(
     re.I,
 )
 REFERS_BACK = re.compile(
-    r"^(?:the|this|that|these|those|it|its|he|his|she|her|they|their|such)\b", re.I
+    r"^(?:(?:unlike|like|as with|beyond|despite|after) (?:those|these|that|this|such)|the|"
+    r"this|that|these|those|it|its|he|his|she|her|they|their|such)\b",
+    re.I,
 )
 _END = re.compile(r"[.!?…”\"’)\]]$")
-_LEAD = re.compile(
+LEAD = re.compile(
     r"^(?:notably|in fact|indeed|however|but|and|yet|still|meanwhile|moreover|furthermore|"
     r"also|so|thus|previously|fast-forward to today)\s*[,:]?\s+",
     re.I,
@@ -114,7 +116,7 @@ def sentences(hits: Sequence[Hit]) -> list[Sentence]:
             key = (c.doc_id, s, e)
             text = c.text[s - c.start : e - c.start].strip()
             before, previous = previous, text
-            refers = bool(before) and REFERS_BACK.match(text) is not None
+            refers = bool(before) and REFERS_BACK.match(LEAD.sub("", text)) is not None
             if key in seen:
                 continue
             seen.add(key)
@@ -196,7 +198,7 @@ def score(
 
 def tidy(text: str) -> str:
     """A quoted sentence as it opens an answer sentence: no leading "However," etc."""
-    s = _LEAD.sub("", text.strip()).strip()
+    s = LEAD.sub("", text.strip()).strip()
     s = re.sub(r"^[•\-–*]\s*", "", s)
     if s and s[0].islower():
         s = s[0].upper() + s[1:]

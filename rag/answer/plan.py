@@ -40,7 +40,8 @@ _LEADING = re.compile(
 _WHY = re.compile(
     r"^\s*(?:why|how come)\b|\b(?:reasons?|motives?|motivations?|rationale|what (?:drove|"
     r"prompted|motivated|led|caused|compelled|explains?)|what is behind|what's behind|"
-    r"what lies behind)\b",
+    r"what lies behind|what (?:do|does|did) [\w' -]+? (?:hope|hopes|want|wants|expect|aim|seek|"
+    r"intend)(?: to (?:gain|get|achieve|win))?)\b",
     re.I,
 )
 _WHEN = re.compile(
@@ -68,7 +69,8 @@ _NEWS = re.compile(  # "What is the latest news?"
 _LIST = re.compile(
     r"\b(?:what|which|name)\s+(?:the\s+)?(?:two|three|four|five|six|several|various|main|key)\b"
     r"|^\s*(?:list|name)\b|\bwhat (?:are|were) the\b.*\b(?:factors|reasons|steps|measures|"
-    r"points|ways|examples|restrictions|demands)\b",
+    r"points|ways|examples|restrictions|demands)\b|\b(?:what|which)\s+(?:\w+\s+)?(?:examples|"
+    r"parallels|precedents|factors|measures|steps|demands|restrictions)\b",
     re.I,
 )
 _DESCRIBE = re.compile(r"^\s*(?:who|what)\s+(?:is|are|was|were)\s+(?P<x>[^?]+?)\s*\??$", re.I)

@@ -20,7 +20,7 @@ from rag.answer.compose import (
 )
 from rag.answer.context import Context
 from rag.answer.draft import Claim
-from rag.answer.evidence import Sentence
+from rag.answer.evidence import LEAD, REFERS_BACK, Sentence
 from rag.answer.plan import Part
 from rag.text import terms
 
@@ -120,14 +120,18 @@ def points(ctx: Context, part: Part, lim: Limits = LIMITS) -> list[Claim] | None
             best = first
             pool = [best] + [s for s in pool if s is not best]
     picked = [best]
-    used = len(best.text.split())
     top = value(best)
+    ante = _antecedent(ranked, best)
+    if ante is not None:  # "Unlike those past examples, ...": the examples come first
+        picked = [ante, best]
+    used = sum(len(p.text.split()) for p in picked)
     floor = 0.0 if why else lim.min_score  # a reason need not repeat the question's words
     rest = [s for s in pool[1:40] if value(s) >= 0.6 * top and s.score >= floor]
     if why and named and names_in[id(best)] == 1.0:  # "why does Jamila Afghani object":
         rest = [s for s in rest if names_in.get(id(s)) == 1.0]  # what she says, not more
     elif why:
         rest = [s for s in rest if cause_cue(s.text, refusal)]
+    rest = [s for s in rest if s is not ante]
     while rest and len(picked) < n_max:
         # the most valuable point that says something new (maximal marginal relevance),
         # from another article when it is as good
@@ -152,3 +156,14 @@ def points(ctx: Context, part: Part, lim: Limits = LIMITS) -> list[Claim] | None
 
 def _names_cover(ctx: Context, s: Sentence, named: Sequence[str]) -> float:
     return subject.coverage(s.all_keys, named, ctx.term_weights(named)) if named else 0.0
+
+
+def _antecedent(ranked: Sequence[Sentence], s: Sentence) -> Sentence | None:
+    """The sentence a point refers back to ("those examples"), when it was retrieved (it
+    may end the passage before the one the point opens)."""
+    if not REFERS_BACK.match(LEAD.sub("", s.text)):
+        return None
+    return next(
+        (x for x in ranked if x.doc_id == s.doc_id and 0 <= s.start - x.end <= 3),
+        None,
+    )
