@@ -64,6 +64,15 @@ def ingest(
         bool,
         typer.Option("--verbose", "-v", help="List every skipped file, not only new skips."),
     ] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Read, chunk and embed on Ray Data: a local Ray, or the cluster at ADDRESS "
+            '(auto, ray://host:10001); needs pip install "rag[ray]".',
+        ),
+    ] = None,
 ) -> None:
     """Read articles, chunk and embed what changed, and update the index."""
     from rag.api import IngestProgress
@@ -99,6 +108,7 @@ def ingest(
             rebuild=rebuild,
             prune=prune,
             progress=IngestProgress(on_start=start, on_advance=advance, on_notice=_err),
+            ray=ray,
         )
     finally:
         if "p" in bar:
@@ -467,12 +477,13 @@ def _click_exceptions() -> tuple[tuple[type[BaseException], ...], tuple[type[Bas
 
 
 def main(argv: list[str] | None = None) -> None:
+    from rag.ingest.ray_flag import ray_address_given
     from rag.interrupts import Interrupted, Stop, signal_name, terminate_as_interrupt
 
     aborts, click_errors = _click_exceptions()
     try:
         with terminate_as_interrupt():
-            rc = app(args=argv, standalone_mode=False)
+            rc = app(args=ray_address_given(argv), standalone_mode=False)
         if isinstance(rc, int) and rc:  # a command's typer.Exit(code), e.g. `rag index verify`
             sys.exit(rc)
     except Interrupted as e:  # says itself what was kept and how to go on

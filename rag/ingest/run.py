@@ -36,17 +36,24 @@ def split_inputs(paths: Sequence[Path | str]) -> tuple[list[Path | str], list[st
 
 
 def read_inputs(
-    paths: Sequence[Path | str], s: Settings, known: dict[str, tuple[str, dict[str, str]]]
+    paths: Sequence[Path | str],
+    s: Settings,
+    known: dict[str, tuple[str, dict[str, str]]],
+    cluster: Any = None,
 ) -> ReadResult:
-    """Read files and folders, then fetch URLs; ids unique across both."""
+    """Read files and folders (on a Ray `cluster` when given), then fetch URLs; ids
+    unique across both."""
     files, urls = split_inputs(paths)
     opts = s.ingest
-    result = read_paths(
-        files,
-        max_file_mb=s.limits.max_file_mb,
-        max_files=s.limits.max_files,
-        html_extractor=opts.html_extractor,
-    )
+    if cluster is not None:
+        result = cluster.read(files, s)
+    else:
+        result = read_paths(
+            files,
+            max_file_mb=s.limits.max_file_mb,
+            max_files=s.limits.max_files,
+            html_extractor=opts.html_extractor,
+        )
     if not urls:
         return result
     from rag.ingest.fetch import Fetcher

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rag import skiplog
-from rag.chunking import Chunker, ChunkParams, embed_text, header_text
+from rag.chunking import Chunker, ChunkParams
 from rag.config import Settings, index_fingerprint, load_settings
 from rag.embed import Encoder, get_encoder
 from rag.errors import IndexMismatchError, InputError, RagError
 from rag.ingest.common import Skipped
+from rag.ingest.embedding import embed_inputs, encode_groups
 from rag.ingest.web import is_url
 from rag.interrupts import Interrupted, Stop, StopSignals, signal_name
 from rag.store import IndexWriter, StoredIndex, check_compatible, current_generation, open_index
@@ -98,12 +100,14 @@ def ingest(
     prune: bool = False,
     progress: IngestProgress | None = None,
     encoder: Encoder | None = None,
+    ray: str | None = None,
 ) -> IngestReport:
     """Add new and changed documents under `paths` to the index; embed only what changed.
 
     Unchanged documents (same content hash) cost no embedding. `rebuild` starts from an
     empty index (needed after changing the embedding model or chunk settings); `prune`
-    removes stored documents whose file is gone or no longer holds them.
+    removes stored documents whose file is gone or no longer holds them. `ray`: read,
+    chunk and embed on Ray Data ("local", or a cluster's address; rag.ingest.ray_run).
     """
     s = settings or load_settings()
     progress = progress or IngestProgress()
@@ -126,11 +130,17 @@ def ingest(
         paths = list(s.index.corpus)
     stop = StopSignals()
     done = _Done()
-    with stop:
+    cluster: Any = nullcontext()
+    if ray is not None:
+        from rag.ingest.ray_run import RayCluster
+
+        cluster = RayCluster(ray)
+    with stop, cluster as on_ray:
         try:
             return _ingest(
-                s, paths, recorded, named, rebuild, prune, progress, encoder, stop, done, t0
-            )
+                s, paths, recorded, named, rebuild, prune, progress, encoder, stop, done, t0,
+                on_ray,
+            )  # fmt: skip
         except Stop as e:
             raise _interrupted(s, e.signum, rebuild, done) from None
 
@@ -180,6 +190,7 @@ def _ingest(
     stop: StopSignals,
     done: _Done,
     t0: float,
+    cluster: Any = None,
 ) -> IngestReport:
     from rag.ingest.run import copy_notice, known_pages, plan_copies, read_inputs
 
@@ -189,7 +200,7 @@ def _ingest(
             known = known_pages(open_index(Path(s.index.dir)))
         except (RagError, OSError, ValueError):  # a damaged index: the writer reports it
             known = {}
-    read = read_inputs(paths, s, known)
+    read = read_inputs(paths, s, known, cluster)
     report = IngestReport(
         Path(s.index.dir), skipped=read.skipped, warnings=read.warnings, files=read.files
     )
@@ -274,31 +285,22 @@ def _ingest(
         if todo:
             enc = encoder or encoder_for(s, None if rebuild else w.base and w.base.manifest)
             embedding = {"model": s.embedding.model, "dim": enc.dim, "backend": enc.backend}
-            chunker = Chunker(enc.counter(), _chunk_params(s))
-            planned = [(d, chunker.chunk(d)) for d in todo]
+            if cluster is not None:  # chunked on Ray
+                planned = list(zip(todo, cluster.chunk(todo, s, enc.path), strict=True))
+            else:
+                chunker = Chunker(enc.counter(), _chunk_params(s))
+                planned = [(d, chunker.chunk(d)) for d in todo]
             if progress.on_start:
                 progress.on_start(sum(len(c) for _, c in planned))
             last_commit = time.monotonic()
             put_docs = 0
             with stop.deferred():  # a signal stops between batches, after publishing them
                 batches = list(_batches(planned, EMBED_BATCH_CHUNKS))
-                for b_no, batch in enumerate(batches, 1):
-                    texts: list[str] = []
-                    spans: list[list[tuple[int, int]]] = []
-                    for d, chunks in batch:
-                        header = header_text(d) if s.chunking.header else ""
-                        shift = len(embed_text("", header))  # the passage starts after it
-                        for c in chunks:
-                            texts.append(embed_text(c.text, header))
-                            spans.append(
-                                [(a - c.start + shift, b - c.start + shift) for a, b in c.sentences]
-                            )
-                    vectors, sentence_vectors = enc.encode_with_spans(
-                        texts,
-                        spans,
-                        batch_size=s.embedding.batch_size,
-                        progress=progress.on_advance,
-                    )
+                groups = [embed_inputs(batch, s) for batch in batches]
+                encoded = encode_groups(groups, s, enc, cluster, progress.on_advance)
+                for b_no, (batch, (texts, _), (vectors, sentence_vectors)) in enumerate(
+                    zip(batches, groups, encoded, strict=True), 1
+                ):
                     report.chunks_embedded += len(texts)
                     i = 0
                     for d, chunks in batch:
