@@ -56,6 +56,7 @@ from rag.claims import (
     sentence_spans,
 )
 from rag.injection import flagged
+from rag.paraphrase import keys
 from rag.text import terms, words
 from rag.types import Chunk, Hit, SentenceCheck
 
@@ -251,10 +252,7 @@ class Checker:
         c_terms = claim_terms(claim) - ATTRIBUTION
         p_terms = set().union(*(p.terms for p in ps))
         c_nums, c_names = numbers(claim), names(claim, *self.vocab())
-        if c_terms:
-            cover = len(c_terms & p_terms) / len(c_terms)
-        else:
-            cover = 1.0 if (c_nums or c_names) else 0.0
+        cover = len(c_terms & p_terms) / len(c_terms) if c_terms else float(bool(c_nums or c_names))
         # the passage sentences closest to the claim: by meaning, else by shared terms
         if self._ensure_vectors(idx):
             import numpy as np
@@ -286,7 +284,11 @@ class Checker:
                 score += self.params.anchor_bonus
                 # a bare answer ("2003.", "Igor Krasnov.") is its names and numbers
                 rest = c_terms - set(terms(" ".join(c_names))) - {f"{x:g}" for x in c_nums}
-                if not rest:
+                # ... and a short one ("145 people died") whose every word (or a paraphrase:
+                # "killed" for "died") is there too
+                c_keys = keys(c_terms)
+                short = len(c_keys) <= 4 and c_keys <= keys(best.terms)
+                if not rest or short:
                     score = max(score, self.params.threshold)
         spans = [best.span]
         if missing_nums:

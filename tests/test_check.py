@@ -315,3 +315,15 @@ def test_a_verify_model_decides_and_its_verdicts_are_cached(
     )
     yes = api.Pipeline(s2).ask("Who initiated the request to lift the ban?")
     assert all(x.supported and x.citations for x in yes.sentences if x.claim)
+
+
+def test_a_short_claim_whose_words_and_number_are_in_one_sentence_is_supported(
+    shown: tuple[list[Hit], Any],
+) -> None:
+    hits, embed = shown
+    a = next(i for i, h in enumerate(hits, 1) if "145 people" in h.chunk.text)
+    c = check_draft(f"145 people died [{a}].", hits, embed=embed)
+    assert c.sentences[0].supported and c.sentences[0].citations == [1], c.sentences
+    # the same words with a number the sentence does not hold are not
+    c = check_draft(f"154 people died [{a}].", hits, embed=embed)
+    assert not c.sentences[0].supported, c.sentences
