@@ -159,15 +159,18 @@ async def _profiles(user: cl.User | None = None, language: str | None = None) ->
 # --------------------------------------------------------------------------- settings
 
 
-def _current_settings() -> tuple[str, int]:
-    """(model, top_k) of this chat, read on every question."""
+def _current_settings() -> tuple[str, int | None]:
+    """(model, top_k) of this chat, read on every question. top_k is None while the
+    slider is at the setting's value: the core then decides, as for `rag ask` (more
+    passages for a why, list or summary question to the built-in answerer)."""
     raw = cl.user_session.get("chat_settings") or {}
     model = str(raw.get("model") or "").strip()[:200] or SETTINGS.llm.model
     try:
         top_k = int(raw.get("top_k") or SETTINGS.retrieval.top_k)
     except (TypeError, ValueError):
         top_k = SETTINGS.retrieval.top_k
-    return model, max(1, min(top_k, MAX_TOP_K))
+    top_k = max(1, min(top_k, MAX_TOP_K))
+    return model, None if top_k == SETTINGS.retrieval.top_k else top_k
 
 
 async def _send_settings() -> None:
@@ -182,7 +185,12 @@ async def _send_settings() -> None:
                 "e.g. openai/gpt-4o-mini",
             ),
             Slider(
-                id="top_k", label="Passages (top-k)", initial=top_k, min=1, max=MAX_TOP_K, step=1
+                id="top_k",
+                label="Passages (top-k)",
+                initial=top_k or SETTINGS.retrieval.top_k,
+                min=1,
+                max=MAX_TOP_K,
+                step=1,
             ),
         ]
     ).send()
@@ -200,6 +208,9 @@ async def _resume(thread: ThreadDict) -> None:
     # The thread dict is what the browser receives next; the panel needs props objects.
     render.parse_element_props(thread.get("elements"))  # type: ignore[arg-type]
     await _send_settings()
+
+
+web.resend_settings_on_restore(_send_settings)  # a page's second socket gets them too
 
 
 # --------------------------------------------------------------------------- questions
@@ -227,6 +238,7 @@ async def _on_message(message: cl.Message) -> None:
     history: list[dict[str, str]] = cl.user_session.get("history") or []
     model, top_k = _current_settings()
     llm = SETTINGS.llm.model_copy(update={"model": model})
+    shown = PIPELINE.depth(message.content, top_k, llm)  # the passages the answerer sees
     turns = history[-2 * SETTINGS.chat.history_turns :] if SETTINGS.chat.history_turns else []
 
     t0 = time.perf_counter()
@@ -256,7 +268,7 @@ async def _on_message(message: cl.Message) -> None:
 
     cites = render.cited(answer)
     msg.content = render.answer_markdown(answer) + render.footer(
-        model, top_k, time.perf_counter() - t0, message.content, searched
+        model, shown, time.perf_counter() - t0, message.content, searched
     )
     # Sent with the message, the elements get for_id = msg.id: "[1]" opens this
     # answer's passage even when earlier answers also have a [1].
@@ -269,7 +281,7 @@ async def _on_message(message: cl.Message) -> None:
         "answer_text": answer.text,  # what a resumed conversation passes as history
         "abstained": answer.abstained,
         "model": answer.model,
-        "top_k": top_k,
+        "top_k": shown,
         "search_query": searched,
         "cited": [{"n": c.n, "chunk_id": c.hit.chunk.id} for c in cites],
     }

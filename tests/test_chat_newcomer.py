@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,18 +56,28 @@ pytestmark = [
 ]
 
 PHONE = {"width": 390, "height": 844}
-# Holds back socket.io's handshake in the page for 4 s: the composer shows, but the chat
-# is not connected yet (what a slow network or a busy server looks like).
-SLOW_SOCKET = """(() => {
+# Holds back socket.io's handshakes (polling GETs without a sid) in the page until the
+# test calls window.__release(): the composer shows, but the chat is not connected (what a
+# slow network or a busy server looks like). Released by the test, not by a timer, so a
+# slow machine cannot connect the chat before the test has pressed Enter.
+HELD_SOCKET = """(() => {
   const open = XMLHttpRequest.prototype.open, send = XMLHttpRequest.prototype.send;
+  const held = [];
+  window.__held = 0;
+  window.__released = false;
+  window.__release = () => {
+    window.__released = true;
+    held.splice(0).forEach(go => go());
+  };
   XMLHttpRequest.prototype.open = function (m, u) {
     this.__url = String(u); return open.apply(this, arguments);
   };
   XMLHttpRequest.prototype.send = function () {
-    if (this.__url.includes('/ws/socket.io/') && !this.__url.includes('sid=')) {
-      window.__held = (window.__held || 0) + 1;
-      const args = arguments;
-      setTimeout(() => send.apply(this, args), 4000);
+    if (!window.__released && this.__url.includes('/ws/socket.io/')
+        && !this.__url.includes('sid=')) {
+      window.__held += 1;
+      const xhr = this, args = arguments;
+      held.push(() => send.apply(xhr, args));
       return;
     }
     return send.apply(this, arguments);
@@ -215,30 +227,82 @@ def test_no_starters_for_an_empty_index(b: Browser, empty_server: ChatServer) ->
 def test_enter_before_the_socket_connects_is_kept_and_sent(
     b: Browser, news_server: ChatServer
 ) -> None:
-    page = fresh_page(b, init=SLOW_SOCKET)
+    page = fresh_page(b, init=HELD_SOCKET)
     try:
         page.goto(news_server.base + "/")
         page.locator("#chat-input").wait_for(state="visible")
+        page.wait_for_function("() => window.__held >= 1")  # the page tries to connect
         page.locator("#chat-input").fill(BRIDGE_Q)
-        # the chat is not connected: chainlit's send button is disabled
+        # the chat is not connected: no settings yet, chainlit's send button is disabled
         assert page.locator("#chat-settings-open-modal").count() == 0
-        disabled = page.evaluate(
+        assert page.evaluate(
             "() => { const b = document.getElementById('chat-submit'); return !b || b.disabled; }"
         )
-        assert disabled, "the socket was already up: this test would prove nothing"
         page.locator("#chat-input").press("Enter")
         note = page.locator("#chat-pending")
         expect(note).to_contain_text("your question will be sent")
         shot(page, "chat_enter_before_connect.png")
         questions = page.locator('[data-step-type="user_message"]')
+        assert questions.count() == 0  # kept, not sent into a chat that is not there
+        page.evaluate("() => window.__release()")
         expect(questions).to_have_count(1, timeout=TIMEOUT_MS)
         expect(questions.first).to_contain_text(BRIDGE_Q)
         msg = answers(page).first
         expect(msg.locator(".message-content")).to_contain_text("opened to traffic")
         expect(note).to_have_count(0)
-        assert page.evaluate("() => window.__held || 0") >= 1  # the handshake was held back
+        page.wait_for_timeout(500)
+        assert questions.count() == 1  # sent once
     finally:
         page.context.close()
+
+
+def _socket(srv: ChatServer, cookie: str, session_id: str) -> tuple[Any, threading.Event]:
+    """A socket.io connection as chainlit's page opens it (same auth fields), and an event
+    set when the chat's settings arrive on it."""
+    import socketio
+
+    got = threading.Event()
+    client = socketio.Client(reconnection=False)
+    client.on("chat_settings", lambda _data: got.set())
+    client.connect(
+        srv.base,
+        socketio_path="/ws/socket.io",
+        headers={"Cookie": cookie},
+        auth={
+            "sessionId": session_id,
+            "clientType": "webapp",
+            "userEnv": "{}",
+            "chatProfile": "News",
+            "threadId": "",
+        },
+        transports=["polling"],
+        wait_timeout=30,
+    )
+    client.emit("connection_successful")
+    return client, got
+
+
+def test_a_restored_session_gets_its_settings_again(news_server: ChatServer) -> None:
+    """chainlit's page opens a second socket for the same session when its config comes
+    back late (a busy server: its connect is debounced by only 200 ms) and closes the
+    first. chainlit restores the session there without on_chat_start, so what was sent
+    to the first socket and not yet read is lost: no settings, no gear, and a question
+    typed then waits for it (the browser tests' send() timed out so under load)."""
+    page = urllib.request.Request(news_server.base + "/", headers={"Accept": "text/html"})
+    with urllib.request.urlopen(page, timeout=30) as r:
+        cookie = "; ".join(c.split(";")[0] for c in r.headers.get_all("Set-Cookie") or [])
+    assert cookie, "the local user's page comes with its session cookie"
+    session_id = str(uuid.uuid4())
+    first, got_first = _socket(news_server, cookie, session_id)
+    try:
+        assert got_first.wait(30), "on_chat_start sent no settings"
+    finally:
+        first.disconnect()
+    second, got_second = _socket(news_server, cookie, session_id)  # the same session
+    try:
+        assert got_second.wait(30), "the restored session's socket never got the settings"
+    finally:
+        second.disconnect()
 
 
 # --------------------------------------------------------------------------- previews

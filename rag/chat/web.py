@@ -11,6 +11,8 @@ imports chainlit (`app.py` calls `install` once, before the server starts).
   from the chat database (also resumed conversations, another worker), else from a small
   in-memory cache of recent answers whose elements chainlit has not written yet. Only
   the conversation's owner may read them.
+- **Settings on a restored session.** chainlit's page may replace its socket before it
+  read what on_chat_start sent; the settings are sent again on the new one.
 - **Quieter logs.** chainlit logs "Translated markdown file for en-US not found" on every
   page load, and LiteLLM's lines come twice (its own handler, then the root's).
 
@@ -160,6 +162,44 @@ def _preview_route(require_owner: bool) -> Callable[..., Awaitable[Any]]:
         return props
 
     return citation
+
+
+# --------------------------------------------------------------------------- restored sessions
+
+
+def resend_settings_on_restore(send_settings: Callable[[], Awaitable[None]]) -> None:
+    """Send the chat's settings again when chainlit restores a session on a new socket.
+
+    chainlit's page opens its socket again whenever its config or chat profile changes
+    (a 200 ms debounce), and a busy server answers the profile's config later than that:
+    the page then closes its first socket, maybe before reading what on_chat_start sent
+    there (the settings), and opens a second one for the same session. chainlit restores
+    the session on it without running anything (on_chat_start has run), so the settings
+    were lost: no gear, and tests that wait for it time out. Safe to call again."""
+    import chainlit.socket  # noqa: F401  (registers chainlit's socket handlers)
+    from chainlit.context import init_ws_context
+    from chainlit.server import sio
+    from chainlit.session import WebsocketSession
+
+    handlers = sio.handlers.setdefault("/", {})
+    original = handlers.get("connection_successful")
+    if original is None or getattr(original, "rag_wrapped", False):
+        return
+
+    async def connection_successful(sid: str) -> None:
+        await original(sid)
+        session = WebsocketSession.get(sid)
+        if (
+            session is not None
+            and session.restored
+            and session.chat_started
+            and not session.has_first_interaction
+        ):
+            init_ws_context(session)
+            await send_settings()
+
+    connection_successful.rag_wrapped = True  # type: ignore[attr-defined]
+    handlers["connection_successful"] = connection_successful
 
 
 # --------------------------------------------------------------------------- logs
