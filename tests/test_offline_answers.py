@@ -83,6 +83,24 @@ def test_a_point_that_refers_back_comes_after_what_it_refers_to(bundled_index: P
     assert text.index("Nixon") < text.index("those past examples"), a.text
 
 
+def test_a_date_from_a_sentence_about_something_else_is_no_disagreement(
+    bundled_index: Path,
+) -> None:
+    # "Taliban-ruled Kabul in 2023" (China's ambassador) is not when the Taliban took power
+    a = _ask(bundled_index, "When did the Taliban come to power in Afghanistan?")
+    assert a.text.startswith("August 2021"), a.text
+    assert "different" not in a.text and "2023" not in a.text, a.text
+
+
+def test_which_named_role_asks_for_a_person(bundled_index: Path) -> None:
+    a = _ask(
+        bundled_index,
+        "Which exiled Afghan activist criticised the rush to normalise ties with the Taliban?",
+    )
+    assert a.text.startswith("Jamila Afghani"), a.text
+    assert len(a.citations) == 1, a.text  # nothing from the other article
+
+
 def test_numbers_that_differ_are_both_said(bundled_index: Path) -> None:
     a = _ask(bundled_index, "How many died?")
     assert not a.abstained

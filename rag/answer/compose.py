@@ -120,6 +120,12 @@ def entity(ctx: Context, part: Part, lim: Limits = LIMITS) -> list[Claim] | None
         for nm in values.names(s.text, known):
             if not _fits(nm, part.entity_type) or _given(nm.text, q_words, sources):
                 continue
+            if (
+                part.entity_type == "place"
+                and nm.kind == "other"
+                and not _AT.search(s.text[: nm.start])
+            ):
+                continue  # "which city": not "the Taliban", a name no place is said to be
             if head and not _next_to(s.text, nm, head):
                 continue  # "the name of the concert hall": a name given for the hall
             key = next((k for k in found if values.same_name(k, nm.text)), nm.text)
@@ -219,6 +225,9 @@ def _fits(nm: values.Name, wanted: str) -> bool:
     return True
 
 
+_AT = re.compile(r"\b(?:in|at|near|to|from|into|outside|across)\s+(?:the\s+)?$", re.I)
+
+
 def _given(name: str, q_words: set[str], sources: set[str]) -> bool:
     """The question already names it, or it is an outlet of the shown articles."""
     ws = [w for w in words(name) if len(w) > 1] or words(name.replace(".", ""))
@@ -258,16 +267,31 @@ def value(ctx: Context, part: Part, lim: Limits = LIMITS) -> list[Claim] | None:
             found.append((s, v))
     if not found:
         return None
+    # a date: the sentence whose own words (not paraphrases: "Taliban-ruled" is no "came to
+    # power") hold most of the subject, then by score; another article's date is a
+    # different one for the same thing only when its sentence has those words too
+    if part.kind == "date":
+        found.sort(key=lambda f: -round(_literal_cover(ctx, f[0], wanted), 2))
     s, v = found[0]
     claims = [claim_for(s, lead=f"{_cap(v)}: ")]
+    named = {t for n in part.names for t in terms(n)}
+    own = {t for t in wanted if t in s.terms and t not in named}
     for other, v2 in found[1:]:
-        if other.doc_id != s.doc_id and differs(v, v2):
+        same = part.kind != "date" or own <= other.terms
+        if other.doc_id != s.doc_id and same and differs(v, v2):
             claims = figures(s, v, other, v2, True)
             break
     return claims
 
 
 _COUNTED = frozenset(terms("people person persons times number"))
+
+
+def _literal_cover(ctx: Context, s: Sentence, wanted: Sequence[str]) -> float:
+    if not wanted:
+        return 1.0
+    w = ctx.term_weights(wanted)
+    return sum(w.get(t, 1.0) for t in wanted if t in s.terms) / sum(w.get(t, 1.0) for t in wanted)
 
 
 def _counts(s: Sentence, focus: Sequence[str]) -> bool:
@@ -303,7 +327,7 @@ def short_attribution(s: Sentence) -> str:
 def _value_in(s: Sentence, kind: str, given: set[str], focus: Sequence[str]) -> str | None:
     if kind == "date":
         for text, _, _ in values.dates(s.text):
-            if not set(words(text)) <= given:
+            if not set(words(text)) <= given and text.lower() not in _RELATIVE:
                 return text
         return None
     best = None
@@ -314,6 +338,11 @@ def _value_in(s: Sentence, kind: str, given: set[str], focus: Sequence[str]) -> 
             return n.text
         best = best or n.text
     return best
+
+
+_RELATIVE = frozenset(
+    ("today", "yesterday", "tomorrow", "now", "tonight", "this year", "last year")
+)
 
 
 def differs(a: str, b: str) -> bool:

@@ -41,7 +41,7 @@ _WHY = re.compile(
     r"^\s*(?:why|how come)\b|\b(?:reasons?|motives?|motivations?|rationale|what (?:drove|"
     r"prompted|motivated|led|caused|compelled|explains?)|what is behind|what's behind|"
     r"what lies behind|what (?:do|does|did) [\w' -]+? (?:hope|hopes|want|wants|expect|aim|seek|"
-    r"intend)(?: to (?:gain|get|achieve|win))?)\b",
+    r"intend)(?: to (?:gain|get|achieve|win)| from))\b",
     re.I,
 )
 _WHEN = re.compile(
@@ -111,7 +111,7 @@ _ENTITY_NOUNS = {
 }
 _WH_ENTITY = re.compile(
     r"^\s*(?:(?P<who>who|whom|whose)\b|(?:which|what)\s+(?P<noun>[a-z]+(?:\s+(?!(?:and|or|of|"
-    r"has|have|had|is|are|was|were|did|does|do|will|can)\b)[a-z]+)?)\b)",
+    r"has|have|had|is|are|was|were|did|does|do|will|can)\b)[a-z]+){0,2})\b)",
     re.I,
 )
 # words that ask rather than say what a question is about

@@ -144,8 +144,8 @@ def points(ctx: Context, part: Part, lim: Limits = LIMITS) -> list[Claim] | None
         rest.remove(s)
         if any(ctx.similarity(s, p) > lim.redundancy for p in picked):
             continue
-        if value(s) < lim.keep * top and len(picked) >= 2:
-            continue
+        if value(s) < lim.keep * top and (len(picked) >= 2 or part.kind not in _GATHER):
+            continue  # a question that gathers points takes a second one more readily
         if used + len(s.text.split()) > budget:
             continue
         picked.append(s)
@@ -156,6 +156,9 @@ def points(ctx: Context, part: Part, lim: Limits = LIMITS) -> list[Claim] | None
 
 def _names_cover(ctx: Context, s: Sentence, named: Sequence[str]) -> float:
     return subject.coverage(s.all_keys, named, ctx.term_weights(named)) if named else 0.0
+
+
+_GATHER = frozenset(("why", "list", "summary"))
 
 
 def _antecedent(ranked: Sequence[Sentence], s: Sentence) -> Sentence | None:
