@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,8 +53,8 @@ class RayCluster:
 
     def __enter__(self) -> RayCluster:
         ray = self.ray
-        for name in ("ray", "ray.data", "ray.data._internal"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+        for name in ("ray", "ray.data", "ray.data._internal", "ray._private"):
+            logging.getLogger(name).setLevel(logging.ERROR)  # errors only, as a plain ingest
         if self.address not in (None, "auto"):
             _check_reachable(self.address)  # Ray itself retries an absent head for minutes
         self.started = not ray.is_initialized()
@@ -133,14 +134,9 @@ class RayCluster:
         ds = self.ray.data.from_items(
             [{"doc": pickle.dumps(d)} for d in docs], override_num_blocks=blocks
         )
-        fn = _Chunk, (str(model_dir), s.chunking.max_tokens, s.chunking.overlap_tokens,
-                      s.chunking.header)  # fmt: skip
-        rows = ds.map_batches(
-            fn[0],
-            fn_constructor_args=fn[1],
-            batch_size=16,
-            compute=self.ray.data.ActorPoolStrategy(size=min(self.size, blocks)),
-        ).iter_rows()
+        args = (str(model_dir), s.chunking.max_tokens, s.chunking.overlap_tokens,
+                s.chunking.header)  # fmt: skip
+        rows = self._on_actors(ds, _Chunk, args, batch_size=16, actors=min(self.size, blocks))
         return [pickle.loads(r["chunks"]) for r in rows]
 
     # ------------------------------------------------------------------ embedding
@@ -158,14 +154,27 @@ class RayCluster:
             [{"group": pickle.dumps(g)} for g in groups], override_num_blocks=len(groups)
         )
         args = (encoder["model"], encoder["backend"], encoder["cache_dir"], s.embedding.batch_size)
-        rows = ds.map_batches(
-            _Embed,
-            fn_constructor_args=args,
-            batch_size=1,
-            compute=self.ray.data.ActorPoolStrategy(size=min(self.size, len(groups))),
-        ).iter_rows()
+        rows = self._on_actors(ds, _Embed, args, batch_size=1, actors=min(self.size, len(groups)))
         for r in rows:
             yield pickle.loads(r["vectors"])
+
+    def _on_actors(
+        self, ds: Any, cls: type, args: tuple[Any, ...], batch_size: int, actors: int
+    ) -> Iterator[dict[str, Any]]:
+        """`ds` through a pool of `actors` instances of `cls(*args)`, rows in order. An
+        actor is not restarted (a failed ingest fails); Ray 2.60 says the argument for
+        that will move (in 2.64), and otherwise logs that constructor arguments held in
+        its object store may not outlive a restart."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
+            out = ds.map_batches(
+                cls,
+                fn_constructor_args=args,
+                batch_size=batch_size,
+                compute=self.ray.data.ActorPoolStrategy(size=actors),
+                max_restarts=0,
+            )
+        return out.iter_rows()
 
 
 def loopback_only(ray: Any) -> None:
