@@ -111,6 +111,26 @@ document.addEventListener("click", function (ev) {
   }, true);
 })();
 
+// A draft survives chainlit re-mounting the message box. After the first answer of a new
+// chat, chainlit fetches the thread list and only then moves the page to /thread/<id>,
+// which mounts a new composer, empty: on a busy server that is seconds later, and what
+// the user typed meanwhile was gone (and Enter sent nothing). Put it back.
+(function () {
+  var box = null;
+  var setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set;
+  function keep() {
+    var now = document.getElementById("chat-input");
+    if (now === box) return;
+    var old = box;
+    box = now;
+    var draft = old && typeof old.value === "string" ? old.value : "";
+    if (!now || !draft.trim() || old.isConnected || now.tagName !== "TEXTAREA" || now.value) return;
+    setValue.call(now, draft);
+    now.dispatchEvent(new Event("input", { bubbles: true }));  // chainlit's state follows
+  }
+  new MutationObserver(keep).observe(document.documentElement, { childList: true, subtree: true });
+})();
+
 // Hovering (or focusing) a citation marker [n] previews its passage: the article's
 // title, source and date, and the cited sentence. The props come from the app
 // (GET /rag/citation?message=ID&n=N, rag/chat/web.py) and are shown as text only.

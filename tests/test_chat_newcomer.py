@@ -85,6 +85,27 @@ HELD_SOCKET = """(() => {
 })();"""
 
 
+# Holds the page's thread-list requests until window.__releaseThreads(): chainlit moves a
+# new chat to /thread/<id> only once that list is back (late on a busy server), and the
+# move mounts a new message box.
+HELD_THREADS = """(() => {
+  const real = window.fetch, held = [];
+  window.__threadsHeld = 0;
+  window.__releaseThreads = () => {
+    window.__threadsReleased = true;
+    held.splice(0).forEach(go => go());
+  };
+  window.fetch = function (input, init) {
+    const url = String((input && input.url) || input);
+    if (!window.__threadsReleased && url.includes('/project/threads')) {
+      window.__threadsHeld += 1;
+      return new Promise(res => held.push(() => res(real.call(window, input, init))));
+    }
+    return real.apply(window, arguments);
+  };
+})();"""
+
+
 @pytest.fixture(scope="module")
 def llm() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer() as s:
@@ -252,6 +273,32 @@ def test_enter_before_the_socket_connects_is_kept_and_sent(
         expect(note).to_have_count(0)
         page.wait_for_timeout(500)
         assert questions.count() == 1  # sent once
+    finally:
+        page.context.close()
+
+
+def test_a_draft_survives_the_move_to_the_thread_page(b: Browser, news_server: ChatServer) -> None:
+    """What is typed after the first answer, before chainlit moves the page to
+    /thread/<id> (a new message box), stays in the box and is sent by Enter (public/chat.js;
+    the browser tests' sends after a first answer were lost so under load)."""
+    follow = "How much did the bridge cost?"
+    page = fresh_page(b, init=HELD_THREADS)
+    try:
+        new_chat(page, news_server.base)
+        ask(page, BRIDGE_Q)
+        assert page.url.rstrip("/") == news_server.base  # not moved yet: the list is held
+        assert page.evaluate("() => window.__threadsHeld") >= 1
+        box = page.locator("#chat-input")
+        box.fill(follow)
+        page.evaluate("() => window.__releaseThreads()")
+        expect(page).to_have_url(re.compile(r"/thread/[0-9a-f-]{36}$"))
+        expect(box).to_have_value(follow)
+        expect(page.locator("#chat-submit")).to_be_enabled()
+        box.press("Enter")
+        questions = page.locator('[data-step-type="user_message"]')
+        expect(questions).to_have_count(2)
+        expect(questions.nth(1)).to_contain_text(follow)
+        expect(answers(page).nth(1).locator(".message-content")).to_contain_text("model:")
     finally:
         page.context.close()
 
