@@ -149,6 +149,12 @@ class RetrievalSettings(BaseModel):
     learned_min_chunks: int = Field(
         default=1000, ge=1, description="auto: the smallest index the learned reranker ranks."
     )
+    learned_scope: Literal["named", "all"] = Field(
+        default="named",
+        description="auto / learned: the questions the learned reranker ranks. named: those "
+        "that name a source (its training questions all do, and on plain questions it trails "
+        "fusion: issue #17); the others by fusion. all: every question.",
+    )
     reranker_model: str | None = Field(
         default=None, description="Path of another reranker model JSON (same features)."
     )

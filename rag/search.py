@@ -18,7 +18,10 @@ For one question:
    gradient-boosted model trained on MultiHop-RAG's dev
    queries (bench/train_reranker.py, stored as JSON in rag/models/) gives the chance that
    it holds a needed fact. The top k is picked greedily, a second and third chunk of the
-   same article discounted, so the list covers every article the question needs.
+   same article discounted, so the list covers every article the question needs. By
+   default (`learned_scope = "named"`) the model ranks only questions that name a source,
+   as all its training questions do; a plain question is ranked by fusion, which the
+   model trails on such questions (issue #17: bundled questions inside the MultiHop index).
    `reranker = "fusion"` ranks by the fused score instead and interleaves the sub-query
    rankings with per-article caps (the ablation baseline, and what runs with no model).
 
@@ -414,7 +417,7 @@ class Searcher:
     def _search(self, plan: _Plan, vecs: DenseScores, k: int) -> Ranked:
         ids, X, g, lists = self._candidates(plan, vecs)
         k = min(k, self.n)
-        if self.model is not None:
+        if self.model is not None and self._learned_ranks(plan):
             p = self.model.predict(X)
             rows, scores = _select(ids, p, self.table.doc, k, self.cfg.same_article_discount)
         else:
@@ -423,6 +426,14 @@ class Searcher:
         cos = vecs.get(plan.text)
         dense = [float(cos[r]) for r in rows] if cos is not None else None
         return Ranked(rows, scores, plan.parsed, dense)
+
+    def _learned_ranks(self, plan: _Plan) -> bool:
+        """Whether the learned model ranks this question (`learned_scope`): with `named`,
+        only a question that names a source. Without query parsing nothing can be told
+        apart, so every question is ranked by the model."""
+        if self.cfg.learned_scope == "all" or not self.cfg.query_parsing:
+            return True
+        return bool(plan.parsed and plan.parsed.mentions)
 
     def _dense_only(self, queries: Sequence[str], k: int) -> list[Ranked]:
         qv = self.embed(list(queries))

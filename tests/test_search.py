@@ -179,6 +179,32 @@ def test_auto_uses_the_learned_reranker_only_on_a_sizable_index(news_index: Path
     assert searcher(reranker="learned", mode="dense").model is None
 
 
+def test_the_learned_reranker_ranks_only_questions_that_name_a_source(news_index: Path) -> None:
+    """Its training questions all name their sources; a plain question is ranked by
+    fusion (`learned_scope = named`, issue #17), unless `learned_scope = all`."""
+
+    class Reversed:  # a model whose use shows: it ranks the candidates backwards
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def predict(self, X: np.ndarray) -> np.ndarray:
+            self.calls += 1
+            return -X[:, FEATURES.index("fused")]
+
+    def top(q: str, **retrieval: Any) -> tuple[list[str], int]:
+        p = api.Pipeline(settings_for(news_index, retrieval={"reranker": "learned", **retrieval}))
+        p.retriever().searcher.model = model = Reversed()
+        return [h.chunk.doc_id for h in p.retrieve(q, top_k=4)], model.calls
+
+    plain = "What did the regulator decide about the store fees?"
+    fusion = _top_docs(news_index, plain, k=4, reranker="fusion")
+    assert top(plain) == (fusion, 0)
+    ranked, calls = top(plain, learned_scope="all")
+    assert calls == 1 and ranked[0] != fusion[0]
+    assert top("What did Fortune say about the store fees?")[1] == 1
+    assert top(plain, query_parsing=False)[1] == 1  # nothing to tell them apart by
+
+
 def test_modes_and_the_lexical_index_on_disk(news_index: Path) -> None:
     idx = open_index(news_index)
     assert (idx.path / "seg-000001" / "lexical" / "chunks" / "terms.json").is_file()
