@@ -1,11 +1,15 @@
-"""Ablation of retrieval on MultiHop-RAG's dev split: each component switched off in turn.
+"""Ablation of retrieval in two settings: each component switched off in turn.
 
-    python bench/multihop_ablation.py [--index index/multihop] [--out runs/ablation]
+    python bench/multihop_ablation.py [--index index/multihop] [--mixed index/mixed]
+                                      [--out runs/ablation]
 
-Runs `rag eval --retrieval-only` once per configuration (settings given as RAG_RETRIEVAL__*
-environment variables, so each run is exactly what a user gets with those settings) and
-prints a Markdown table of Hits@4, Hits@10, MRR@10 and MAP@10 over the non-null queries.
-Build the index first (bench/multihop_eval.sh does).
+Runs `rag eval --retrieval-only` per configuration (settings given as RAG_RETRIEVAL__*
+environment variables, so each run is exactly what a user gets with those settings) on
+MultiHop-RAG's dev split (Hits@4, Hits@10, MRR@10, MAP@10 over the non-null queries) and,
+beside it, on the bundled dev questions asked of the mixed index (the two bundled articles
+inside the MultiHop corpus: plain questions where most articles are off-topic; MRR@10 and
+MAP@10). Prints one Markdown table. Build the indexes first (bench/multihop_eval.sh,
+bench/mixed_index.py); without the mixed index its columns are left out.
 """
 
 from __future__ import annotations
@@ -13,14 +17,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import load  # noqa: E402
+
 RUNS = {
     "full: hybrid + query understanding + sub-queries + learned reranker": {},
+    "learned reranker on every question, not only those naming a source (before #17)": {
+        "LEARNED_SCOPE": "all"
+    },
     "− learned reranker (fused score, sub-query interleaving, caps)": {"RERANKER": "fusion"},
     "− query understanding (sources, dates as metadata)": {"QUERY_PARSING": "false"},
     "− sub-queries (per named article, per question part)": {"DECOMPOSE": "false"},
@@ -42,6 +54,8 @@ def main() -> None:
     ap.add_argument(
         "--queries", default=str(ROOT.parent / "shared/data/multihop-rag/queries-dev.json")
     )
+    ap.add_argument("--mixed", default="index/mixed", help="the mixed index")
+    ap.add_argument("--bundled", default=str(ROOT / "data/gold/bundled-dev.jsonl"))
     ap.add_argument("--out", default="runs/ablation")
     ap.add_argument("--only", help="run only configurations whose name contains this")
     args = ap.parse_args()
@@ -51,30 +65,51 @@ def main() -> None:
         if args.only and args.only not in name:
             continue
         out = Path(args.out) / f"{len(rows):02d}"
-        if out.exists():
-            import shutil
-
-            shutil.rmtree(out)
         e = {k: v for k, v in os.environ.items() if not k.startswith("RAG_RETRIEVAL__")}
         e.update({f"RAG_RETRIEVAL__{k}": v for k, v in env.items()})
         t0 = time.perf_counter()
-        cmd = [str(rag), "eval", args.queries, "--format", "multihop-rag", "--index", args.index]
-        cmd += ["--retrieval-only", "--out", str(out), "-q"]
-        subprocess.run(cmd, env=e, check=True, stdout=subprocess.DEVNULL)
+        r = _eval(rag, [args.queries, "--format", "multihop-rag", "--index", args.index], out, e)
         seconds = time.perf_counter() - t0
-        r = json.loads((out / "report.json").read_text())["retrieval"]
-        rows.append((name, r, seconds))
-        print(f"{name}: {_cells(r)} ({seconds:.0f} s)", file=sys.stderr, flush=True)
+        mixed = None
+        if Path(args.mixed, "CURRENT").is_file():
+            mixed = _eval(rag, [args.bundled, "--index", args.mixed], out / "mixed", e)
+        rows.append((name, r, mixed, seconds))
+        print(f"{name}: {_cells(r)} | {_cells(mixed, keys=MIXED)} ({seconds:.0f} s, {load()})",
+              file=sys.stderr, flush=True)  # fmt: skip
     day = time.strftime("%Y-%m-%d")
-    print(f"\nMultiHop-RAG dev, retrieval only, non-null queries, top-10 ({day})\n")
-    print("| configuration | Hits@4 | Hits@10 | MRR@10 | MAP@10 | eval wall time |")
-    print("|---|---|---|---|---|---|")
-    for name, r, seconds in rows:
-        print(f"| {name} | {_cells(r, ' | ')} | {seconds:.0f} s |")
+    with_mixed = any(m for _, _, m, _ in rows)
+    print(f"\nRetrieval only, top-10 ({day}, {load()}). MultiHop-RAG dev: non-null queries on "
+          f"{args.index}" + (f"; bundled dev on the mixed index {args.mixed}" if with_mixed else "")
+          + "\n")  # fmt: skip
+    head = "| configuration | Hits@4 | Hits@10 | MRR@10 | MAP@10 | MultiHop eval wall time |"
+    line = "|---|---|---|---|---|---|"
+    if with_mixed:
+        head += " bundled dev, mixed: MRR@10 | MAP@10 |"
+        line += "---|---|"
+    print(head)
+    print(line)
+    for name, r, mixed, seconds in rows:
+        row = f"| {name} | {_cells(r, ' | ')} | {seconds:.0f} s |"
+        if with_mixed:
+            row += f" {_cells(mixed, ' | ', MIXED)} |"
+        print(row)
 
 
-def _cells(r: dict, sep: str = " ") -> str:
-    return sep.join(f"{r[k]:.3f}" for k in ("hit@4", "hit@10", "mrr@10", "map@10"))
+MIXED = ("mrr@10", "map@10")
+
+
+def _eval(rag: Path, args: list[str], out: Path, env: dict[str, str]) -> dict | None:
+    if out.exists():
+        shutil.rmtree(out)
+    cmd = [str(rag), "eval", *args, "--retrieval-only", "--out", str(out), "-q"]
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+    return json.loads((out / "report.json").read_text())["retrieval"]
+
+
+def _cells(
+    r: dict | None, sep: str = " ", keys: tuple[str, ...] = ("hit@4", "hit@10", "mrr@10", "map@10")
+) -> str:
+    return sep.join(f"{r[k]:.3f}" if r else "–" for k in keys)
 
 
 if __name__ == "__main__":
