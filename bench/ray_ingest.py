@@ -63,12 +63,16 @@ def same_index(a: Path, b: Path) -> str:
 
     from rag.store import open_index
 
-    x, y = open_index(a), open_index(b)
-    ids = [c.id for c in x.all_chunks()] == [c.id for c in y.all_chunks()]
-    vec = np.array_equal(np.asarray(x.vectors), np.asarray(y.vectors))
-    n = x.n_chunks
-    x.close()
-    y.close()
+    def by_id(path: Path) -> dict[str, object]:  # rows follow commit timing: key by id
+        idx = open_index(path)
+        out = dict(zip((c.id for c in idx.all_chunks()), np.asarray(idx.vectors), strict=True))
+        idx.close()
+        return out
+
+    x, y = by_id(a), by_id(b)
+    ids = x.keys() == y.keys()
+    vec = ids and all(np.array_equal(x[k], y[k]) for k in x)
+    n = len(x)
     return f"{n:,} chunks; chunk ids {'identical' if ids else 'DIFFER'}, " + (
         "vectors bit-identical" if vec else "vectors DIFFER"
     )

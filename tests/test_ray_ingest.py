@@ -62,15 +62,27 @@ def _said(out: str, err: str) -> str:
 
 
 def _contents(index: Path) -> dict[str, Any]:
+    """An index's documents and chunks, chunks keyed by id: the order of rows follows the
+    segments, which follow when each ingest happened to commit (`commit_every_s`)."""
     idx = open_index(index)
     chunks = idx.all_chunks()
+    vectors = np.asarray(idx.vectors)
+    sentences = idx.sentence_vectors_at(range(idx.n_chunks))
+    assert vectors.dtype == np.float32 and len(chunks) == len(vectors) == len(sentences)
     return {
         "docs": {d: (m.title, m.source, m.published_at) for d, m in idx.docs().items()},
         "hashes": {d: r["hash"] for d, r in idx.documents().items()},
-        "chunks": [(c.id, c.doc_id, c.start, c.end, c.text, c.sentences) for c in chunks],
-        "vectors": np.asarray(idx.vectors),
-        "sentences": idx.sentence_vectors_at(range(idx.n_chunks)),
+        "chunks": {c.id: (c.doc_id, c.start, c.end, c.text, c.sentences) for c in chunks},
+        "vectors": {c.id: v for c, v in zip(chunks, vectors, strict=True)},
+        "sentences": {c.id: sv for c, sv in zip(chunks, sentences, strict=True)},
     }
+
+
+def _same_vectors(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Bit for bit, not just close."""
+    return a.keys() == b.keys() and all(
+        a[k] is not None and b[k] is not None and np.array_equal(a[k], b[k]) for k in a
+    )
 
 
 def test_ray_ingest_gives_the_plain_index(
@@ -90,11 +102,8 @@ def test_ray_ingest_gives_the_plain_index(
     a, b = _contents(plain), _contents(on_ray)
     assert a["docs"] == b["docs"] and a["hashes"] == b["hashes"]
     assert a["chunks"] == b["chunks"] and len(a["chunks"]) > 30
-    assert a["vectors"].dtype == b["vectors"].dtype == np.float32
-    assert np.array_equal(a["vectors"], b["vectors"])  # bit for bit, not just close
-    assert len(a["sentences"]) == len(b["sentences"])
-    for x, y in zip(a["sentences"], b["sentences"], strict=True):
-        assert x is not None and y is not None and np.array_equal(x, y)
+    assert _same_vectors(a["vectors"], b["vectors"])
+    assert _same_vectors(a["sentences"], b["sentences"])
 
     # an edited file: on Ray too, only its chunks are embedded again
     f = corpus / "news" / "story-03.md"
@@ -103,7 +112,8 @@ def test_ray_ingest_gives_the_plain_index(
         code, out, err = run(capsys, "ingest", str(corpus), "-q", *extra, "--index", str(index))
         assert code == 0 and "0 added, 1 updated, 17 unchanged" in out, (out, err)
     a, b = _contents(plain), _contents(on_ray)
-    assert a["chunks"] == b["chunks"] and np.array_equal(a["vectors"], b["vectors"])
+    assert a["chunks"] == b["chunks"] and _same_vectors(a["vectors"], b["vectors"])
+    assert _same_vectors(a["sentences"], b["sentences"])
 
 
 def test_ray_address_is_optional_and_checked(
