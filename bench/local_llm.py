@@ -266,6 +266,13 @@ def main() -> None:
     ap.add_argument(
         "--max-tokens", type=int, default=None, help="cap answers (16: time to first token only)"
     )
+    ap.add_argument(
+        "--deadline-s",
+        type=float,
+        default=1200,
+        help="give up on an answer after this long (a shared 2-core machine at load 20 "
+        "needs more than 1200 s for a 1,700-token prompt)",
+    )
     ap.add_argument("--rescore", type=Path, help="re-score a records file with today's gold")
     ap.add_argument("--top-k", type=int, default=None)
     ap.add_argument("--out", type=Path, default=ROOT / "runs/local_llm.jsonl")
@@ -292,8 +299,8 @@ def main() -> None:
         "model": "openai/qwen",
         "api_base": base,
         "api_key": "no-key",
-        "timeout_s": 600,
-        "deadline_s": 1200,
+        "timeout_s": args.deadline_s / 2,
+        "deadline_s": args.deadline_s,
         "max_retries": 0,
         "max_tokens": args.max_tokens,
     }
