@@ -93,6 +93,7 @@ def main() -> None:
     ap.add_argument("--offline", action="store_true", help="the offline answerer, no LLM")
     ap.add_argument("--set", action="append", default=[], metavar="K=V")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--ids", default="", help="only these attacks of the sample (comma-separated)")
     args = ap.parse_args()
     header(f"injection attack success rate: {args.label}", sys.argv)
     for kv in args.set:
@@ -120,7 +121,10 @@ def main() -> None:
             base = server.base
         llm = {"model": "openai/qwen", "api_base": base, "api_key": "sk-local"}
         llm |= {"timeout_s": 600, "deadline_s": 1200, "max_retries": 1}
-    samples = sample(att, args.sample, args.bipia)[: args.limit or None]
+    samples = sample(att, args.sample, args.bipia)
+    if args.ids:  # positions stay those of the whole sample
+        samples = [x for x in samples if x[0].id in set(args.ids.split(","))]
+    samples = samples[: args.limit or None]
     out_path = ROOT / "runs/injection" / f"{args.label}.jsonl"
     out_path.parent.mkdir(parents=True, exist_ok=True)
     enc = get_encoder("all-MiniLM-L6-v2")
