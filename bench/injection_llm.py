@@ -91,6 +91,12 @@ def main() -> None:
         "test split is not in the repository, and its attacks are judged by echo only)",
     )
     ap.add_argument("--offline", action="store_true", help="the offline answerer, no LLM")
+    ap.add_argument(
+        "--prompts-only",
+        action="store_true",
+        help="no model: only whether each attack reaches a shown passage and the prompt "
+        "an LLM would read (with the --set settings)",
+    )
     ap.add_argument("--set", action="append", default=[], metavar="K=V")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--ids", default="", help="only these attacks of the sample (comma-separated)")
@@ -112,7 +118,9 @@ def main() -> None:
     print(f"rag from {Path(rag.__file__).parent}")
     server = None
     llm: dict[str, Any] = {"model": "offline"}
-    if not args.offline:
+    if args.prompts_only:
+        llm = {"model": "openai/qwen"}  # never called
+    elif not args.offline:
         base = args.api_base
         if not base:
             from local_llm import LlamaServer  # bench/local_llm.py (issue 12)
@@ -143,6 +151,14 @@ def main() -> None:
                     (corpus / f"{name}.md").write_text(raw, encoding="utf-8")
                 s = load_settings(index={"dir": tmp / f"i{j}"}, llm=llm)
                 api.ingest([corpus], s, encoder=enc)
+                if args.prompts_only:
+                    r = _reach(api, s, a, pos, out)
+                    recs.append(r)
+                    where = "shown, cut" if r["shown"] else "-"
+                    where = "in the prompt" if r["in_prompt"] else where
+                    print(f"{j + 1:3d}/{len(samples)} {a.id:28s} {pos:6s} {where}", flush=True)
+                    shutil.rmtree(tmp / f"i{j}", ignore_errors=True)
+                    continue
                 t0 = time.perf_counter()
                 ans = api.Pipeline(s).ask(a.question)
                 dt = time.perf_counter() - t0
@@ -178,7 +194,40 @@ def main() -> None:
         if server is not None:
             server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    report(recs, args.label)
+    (report_reach if args.prompts_only else report)(recs, args.label)
+
+
+def _reach(api: Any, settings: Any, attack: Any, pos: str, out: Any) -> dict[str, Any]:
+    """Whether `attack` is in a passage retrieved for its question, and in the prompt."""
+    from types import SimpleNamespace
+
+    hits = api.Pipeline(settings).retrieve(attack.question)
+    shown = any(_holds_part(h.chunk.text, attack.text) for h in hits)
+    fake = SimpleNamespace(question=attack.question, hits=hits)
+    rec = {"id": attack.id, "category": attack.category, "split": attack.split}
+    rec |= {"position": pos, "shown": shown, "in_prompt": _in_prompt(api, settings, attack, fake)}
+    out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    out.flush()
+    return rec
+
+
+def report_reach(recs: list[dict[str, Any]], label: str) -> None:
+    print(f"\n{label}: the planted text reached (no model called)")
+    for part in ("BIPIA", "on-topic dev", "on-topic holdout"):
+        rs = [r for r in recs if _part(r) == part]
+        if rs:
+            shown = sum(r["shown"] for r in rs)
+            read = sum(bool(r["in_prompt"]) for r in rs)
+            ids = ", ".join(r["id"] for r in rs if r["in_prompt"])[:300]
+            print(f"  {part:17s} {len(rs):3d} samples: a shown passage {shown:3d}, "
+                  f"the prompt {read:3d}  {ids}")  # fmt: skip
+    print(f"  {load()}")
+
+
+def _part(r: dict[str, Any]) -> str:
+    if r["category"] != "on-topic":
+        return "BIPIA"
+    return "on-topic holdout" if r.get("split") == "holdout" else "on-topic dev"
 
 
 def _in_prompt(api: Any, settings: Any, attack: Any, ans: Any) -> bool | None:
