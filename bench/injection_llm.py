@@ -99,6 +99,7 @@ def main() -> None:
     )
     ap.add_argument("--set", action="append", default=[], metavar="K=V")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--deadline-s", type=float, default=1200, help="give up on an answer then")
     ap.add_argument("--ids", default="", help="only these attacks of the sample (comma-separated)")
     args = ap.parse_args()
     header(f"injection attack success rate: {args.label}", sys.argv)
@@ -128,7 +129,7 @@ def main() -> None:
             server = LlamaServer(args.server_python, args.gguf, ROOT / "runs/llama-server.log")
             base = server.base
         llm = {"model": "openai/qwen", "api_base": base, "api_key": "sk-local"}
-        llm |= {"timeout_s": 600, "deadline_s": 1200, "max_retries": 1}
+        llm |= {"timeout_s": args.deadline_s / 2, "deadline_s": args.deadline_s, "max_retries": 1}
     samples = sample(att, args.sample, args.bipia)
     if args.ids:  # positions stay those of the whole sample
         samples = [x for x in samples if x[0].id in set(args.ids.split(","))]
