@@ -10,7 +10,9 @@ Training data (only sets we may tune on; the held-out sets are never trained on)
 - MultiHop-RAG's **dev** queries (../shared/data/multihop-rag/queries-dev.json, the 1,802
   with evidence), features computed on the MultiHop index: template questions that name
   their sources and dates. The shipped model (rag/models/reranker.json) is trained on
-  these alone: the default run reproduces it.
+  these alone, as the default run trains (on a copy of the index built 2026-12-07 the
+  trees came out slightly different: its features differ a little from the 2026-12-01
+  index the shipped model saw; README, MultiHop-RAG).
 - with `--plain-weight W` > 0, also `data/gold/plain-train.jsonl`: hand-written plain
   questions (who / what / when / why / how many, keyword queries) over other MultiHop-RAG
   articles, features computed on the mixed index, each question weighted W (see
