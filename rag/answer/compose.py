@@ -20,6 +20,7 @@ from rag.answer.context import Context, attribution, human_date
 from rag.answer.draft import Claim
 from rag.answer.evidence import Sentence, tidy
 from rag.answer.plan import Part, focus_core
+from rag.paraphrase import keys
 from rag.text import terms, words
 
 
@@ -334,7 +335,7 @@ def _value_in(s: Sentence, kind: str, given: set[str], focus: Sequence[str]) -> 
     for n in values.numbers(s.text):
         if set(words(n.text)) <= given:
             continue
-        if focus and n.unit and any(subject.has(subject.keys(terms(n.unit)), t) for t in focus):
+        if focus and n.unit and any(subject.has(keys(terms(n.unit)), t) for t in focus):
             return n.text
         best = best or n.text
     return best

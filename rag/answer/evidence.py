@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rag.answer.guard import addresses_a_machine
-from rag.answer.subject import has, keys
+from rag.answer.subject import has
 from rag.injection import flagged
+from rag.paraphrase import keys
 from rag.text import terms
 from rag.types import Hit
 
@@ -74,7 +75,7 @@ class Sentence:
     # previous sentence's vector and terms, which say what it refers to
     before_vector: Any = None
     before_terms: frozenset[str] = frozenset()
-    keys: frozenset[str] = frozenset()  # terms as paraphrase classes (rag.answer.subject)
+    keys: frozenset[str] = frozenset()  # terms as paraphrase classes (rag.paraphrase)
     all_keys: frozenset[str] = frozenset()  # with those of the sentence referred back to
     # scores for the current query (see `score`)
     dense: float = 0.0

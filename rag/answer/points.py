@@ -80,7 +80,7 @@ def points(ctx: Context, part: Part, lim: Limits = LIMITS) -> list[Claim] | None
         v = s.score
         if why:  # a reason: meaning and cause count, restating the event does not; the
             # people and places it names do ("why does Jamila Afghani object ...")
-            cover = subject.coverage(s.all_keys, named, ctx.term_weights(named)) if named else 0.5
+            cover = _names_cover(ctx, s, named) if named else 0.5
             v = 0.55 * s.dense + 0.1 * s.lexical + 0.25 * cause_cue(s.text, refusal) + 0.2 * cover
         if part.kind == "list" and _ENUMERATION.search(s.text):
             v *= 1.2

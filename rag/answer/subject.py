@@ -12,10 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from rag.answer.plan import GENERIC, Part
-from rag.paraphrase import canon, keys
+from rag.paraphrase import canon
 from rag.text import terms, words
-
-__all__ = ["canon", "keys"]  # re-exported: the answerer's modules use them from here
 
 _GENERIC_TERMS = frozenset(t for w in GENERIC for t in terms(w))
 _KIND_WORDS = frozenset(

@@ -23,6 +23,7 @@ from rag.answer.context import Context, attribution
 from rag.answer.draft import Claim
 from rag.answer.evidence import Sentence
 from rag.answer.plan import Part, main_clause
+from rag.paraphrase import keys
 from rag.text import terms, words
 
 _CLAUSE_SPLIT = re.compile(
@@ -185,7 +186,7 @@ def pick_number(text: str, wanted: Sequence[str]) -> str | None:
     ("over 140 dead" for a death toll), else one with a unit; never "one of ..."."""
     nums = [n for n in values.numbers(text) if n.value is not None and not n.percent]
     nums = [n for n in nums if not re.match(r"\s*of\b", text[n.end :]) or n.unit]
-    about = [n for n in nums if n.unit and any(subject.has(subject.keys(terms(n.unit)), t)
+    about = [n for n in nums if n.unit and any(subject.has(keys(terms(n.unit)), t)
                                                for t in wanted)]  # fmt: skip
     pick = about or [n for n in nums if n.unit] or nums
     return pick[0].text if pick else None
